@@ -56,6 +56,12 @@ class ServerProcess:
     argv: list[str]
     env: dict[str, str] | None = None
     ready_timeout: float = 60.0
+    # For servers that do not print the ready line (moto, toxiproxy-server): the port we told
+    # them to bind; readiness is then a successful TCP connect.
+    fixed_port: int | None = None
+    # Where the child's stderr goes: None inherits ours (a crashing fake shows its error),
+    # a path appends to that file (chatty servers such as moto's werkzeug log).
+    log_path: str | None = None
     info: dict = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
@@ -74,15 +80,22 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        log = open(self.log_path, "ab") if self.log_path else None
         self.proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=None,  # inherit: a crashing fake shows its own error
+            stdout=subprocess.PIPE if self.fixed_port is None else subprocess.DEVNULL,
+            stderr=log,
             env=env,
             start_new_session=True,
         )
-        self.info = self._read_ready_line()
+        if log is not None:
+            log.close()  # the child holds its own descriptor
+        if self.fixed_port is None:
+            self.info = self._read_ready_line()
+        else:
+            self.info = {"port": self.fixed_port}
+            self._wait_for_fixed_port()
         wait_for_port(self.port, timeout=self.ready_timeout)
         return self
 
@@ -117,6 +130,22 @@ class ServerProcess:
         if code is not None:
             raise FakeFailed(f"{self.name} exited with code {code} before it was ready")
         raise FakeFailed(f"{self.name} did not report ready within {self.ready_timeout:.0f}s")
+
+    def _wait_for_fixed_port(self) -> None:
+        assert self.proc is not None and self.fixed_port is not None
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                self.stop()
+                raise FakeFailed(f"{self.name} exited with code {code} before it was ready")
+            try:
+                with socket.create_connection((LOOPBACK, self.fixed_port), timeout=1.0):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise FakeFailed(f"{self.name} did not accept connections within {self.ready_timeout:.0f}s")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
