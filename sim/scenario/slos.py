@@ -1,0 +1,142 @@
+"""Service level objectives: ``time_to_ready.p95 <= 60s``, ``bootstrap_success_rate >= 99.9%``.
+
+An SLO is written as one string, ``METRIC OP VALUE``, or as a mapping with ``metric``, ``op``
+and ``value``. The value's unit must fit the metric: a percentage (or fraction) for rates and
+shares, a duration for times, a plain number for counts and per-second loads. Values are held
+in base units: fractions, seconds, counts, per second.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.units import parse_duration
+
+__all__ = ["SLO", "METRICS", "DEPENDENCY_METRICS", "metric_kind", "PERCENTILES"]
+
+PERCENTILES = ("p50", "p90", "p95", "p99", "p99.9", "max", "mean")
+
+# metric name -> kind of value: "ratio" (fraction), "duration" (seconds), "count", "rate" (/s),
+# "per_mille" (per 1,000 boots), "bool".
+METRICS: dict[str, str] = {
+    "bootstrap_success_rate": "ratio",
+    "bootstrap_error_rate": "per_mille",
+    "bootstrap_retries.mean": "count",
+    "bootstrap_retries.p99": "count",
+    "bootstrap_retries.max": "count",
+    "config_validation_failures": "count",
+    "secret_exposure_events": "count",
+    "attempts_per_instance.mean": "count",
+    "attempts_per_instance.max": "count",
+}
+for _m in ("time_to_ready", "secret_fetch_latency", "agent_start_time", "initial_metric_gap",
+           "cold_start_latency"):
+    for _p in PERCENTILES:
+        METRICS[f"{_m}.{_p}"] = "duration"
+
+DEPENDENCY_METRICS: dict[str, str] = {
+    "peak_offered_rps": "rate",
+    "peak_served_rps": "rate",
+    "throttled_share": "ratio",
+    "failed_share": "ratio",
+    "timed_out_share": "ratio",
+    "retry_amplification": "count",
+    "goodput": "ratio",  # served / offered
+    "time_to_drain": "duration",
+    "metastable": "bool",
+    "latency.p50": "duration",
+    "latency.p99": "duration",
+}
+
+_OPS = ("<=", ">=", "<", ">", "==")
+_TEXT = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(<=|>=|==|<|>)\s*(.+?)\s*$")
+
+
+def metric_kind(metric: str) -> str | None:
+    """The kind of a metric name, or None if bootstorm does not know it."""
+    if metric in METRICS:
+        return METRICS[metric]
+    parts = metric.split(".", 2)
+    if len(parts) == 3 and parts[0] == "dependencies":
+        return DEPENDENCY_METRICS.get(parts[2])
+    return None
+
+
+def _value(kind: str, raw: object) -> float:
+    text = str(raw).strip()
+    if kind == "ratio":
+        if text.endswith("%"):
+            try:  # Decimal: 99.9% must be exactly 0.999, not 0.9990000000000001
+                return float(Decimal(text[:-1].strip()) / 100)
+            except InvalidOperation:
+                raise ValueError(f"expected a percentage like 99.9%, got {raw!r}") from None
+        v = float(text)
+        if not 0 <= v <= 1:
+            raise ValueError(f"a share is a percentage like 99.9% or a fraction 0..1, got {raw!r}")
+        return v
+    if kind == "duration":
+        return parse_duration(raw)
+    if kind == "bool":
+        if text.lower() in ("true", "1", "yes"):
+            return 1.0
+        if text.lower() in ("false", "0", "no"):
+            return 0.0
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if kind == "rate" and text.endswith("/s"):
+        text = text[:-2]
+    return float(text)
+
+
+class SLO(BaseModel):
+    """One objective; ``threshold`` is in base units (fraction, seconds, count, per second)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    metric: str = Field(description="Metric name, e.g. time_to_ready.p95 or dependencies.sts.peak_offered_rps.")
+    op: Literal["<=", ">=", "<", ">", "=="] = Field(description="Comparison.")
+    value: str | float = Field(description="Threshold with its unit: 99.9%, 60s, 5000.")
+    threshold: float = Field(0.0, description="(computed) threshold in base units.")
+    text: str = Field("", description="(computed) the SLO as written.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data):
+        if isinstance(data, str):
+            m = _TEXT.match(data)
+            if not m:
+                raise ValueError(
+                    f"expected 'METRIC OP VALUE' like 'time_to_ready.p95 <= 60s', got {data!r}"
+                )
+            return {"metric": m.group(1), "op": m.group(2), "value": m.group(3), "text": data.strip()}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self):
+        kind = metric_kind(self.metric)
+        if kind is None:
+            known = ", ".join(sorted(METRICS)[:6])
+            raise ValueError(
+                f"unknown metric {self.metric!r}; expected one of {known}, ... or "
+                f"dependencies.<name>.<{'|'.join(DEPENDENCY_METRICS)}>"
+            )
+        try:
+            threshold = _value(kind, self.value)
+        except ValueError as exc:
+            raise ValueError(f"{self.metric}: {exc}") from None
+        object.__setattr__(self, "threshold", threshold)
+        if not self.text:
+            object.__setattr__(self, "text", f"{self.metric} {self.op} {self.value}")
+        return self
+
+    def holds(self, measured: float) -> bool:
+        """Whether ``measured`` (base units) meets the objective; NaN never does."""
+        if measured != measured:
+            return False
+        t = self.threshold
+        return {
+            "<=": measured <= t, ">=": measured >= t, "<": measured < t, ">": measured > t,
+            "==": measured == t,
+        }[self.op]
