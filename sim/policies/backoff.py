@@ -64,7 +64,10 @@ class _Exponential(Backoff):
                 1 << 62 if self.multiplier == 1.0 else int(300 / math.log10(self.multiplier))
             )
         else:
-            self._saturated_at = math.ceil(math.log(self.cap / self.base, self.multiplier))
+            # In logs, so a tiny base cannot overflow cap / base; the second bound keeps
+            # multiplier**n finite (it binds only for bases 1e-300 below the cap).
+            steps = (math.log(self.cap) - math.log(self.base)) / math.log(self.multiplier)
+            self._saturated_at = min(math.ceil(steps), int(300 / math.log10(self.multiplier)))
 
     def _ceiling(self, n: int) -> float:
         if n >= self._saturated_at:

@@ -57,10 +57,13 @@ class CircuitBreaker:
         if failure_rate is not None and not 0.0 < failure_rate <= 1.0:
             raise ValueError(f"failure_rate must be in (0, 1], got {failure_rate!r}")
         if window < 1 or not 1 <= min_calls <= window:
-            raise ValueError(f"expected 1 <= min_calls <= window, got min_calls={min_calls!r}, window={window!r}")
+            raise ValueError(
+                f"expected 1 <= min_calls <= window, got min_calls={min_calls!r}, window={window!r}"
+            )
         if open_for < 0 or half_open_probes < 1:
             raise ValueError(
-                f"expected open_for >= 0 and half_open_probes >= 1, got {open_for!r}, {half_open_probes!r}"
+                "expected open_for >= 0 and half_open_probes >= 1, "
+                f"got {open_for!r}, {half_open_probes!r}"
             )
         self.failure_threshold = failure_threshold
         self.failure_rate = failure_rate

@@ -87,7 +87,9 @@ class ErrorClass:
         self.timeout = kind == "timeout"
 
     def __repr__(self) -> str:
-        legacy = "" if self.legacy_retryable == self.retryable else f", legacy={self.legacy_retryable}"
+        legacy = (
+            "" if self.legacy_retryable == self.retryable else f", legacy={self.legacy_retryable}"
+        )
         return f"ErrorClass({self.kind!r}, retryable={self.retryable}{legacy})"
 
     def __reduce__(self):
@@ -109,7 +111,15 @@ class ErrorClass:
 _RETRYABLE_KINDS = frozenset({"throttle", "transient", "server", "timeout", "connection"})
 _INTERNED: dict[tuple[str, bool], ErrorClass] = {
     (kind, legacy): ErrorClass(kind, kind in _RETRYABLE_KINDS, legacy)
-    for kind in ("throttle", "transient", "server", "timeout", "connection", "credentials", "client")
+    for kind in (
+        "throttle",
+        "transient",
+        "server",
+        "timeout",
+        "connection",
+        "credentials",
+        "client",
+    )
     for legacy in (False, True)
 }
 

@@ -63,8 +63,10 @@ _NOT_RETRYABLE = GIVE_UP["not_retryable"]
 class RetryPolicy:
     """Immutable retry settings; builds per-client state and per-call controllers.
 
-    ``max_attempts`` counts the first attempt (None: no limit). ``quota`` is
-    ``(capacity, retry_cost, timeout_cost, success_refund)`` for an AWS retry quota, ``budget``
+    ``max_attempts`` counts the first attempt (None: no limit). ``throttle_backoff`` replaces
+    ``backoff`` after a throttling error (default: the same). ``quota`` is
+    ``(capacity, retry_cost, timeout_cost, success_refund, throttle_cost)`` for an AWS retry
+    quota, ``budget``
     ``(ratio, min_per_second, max_tokens)``, ``breaker`` the keyword arguments of
     ``CircuitBreaker``; None turns each off. ``legacy_classification`` uses botocore legacy
     mode's idea of a retryable error. ``min_attempt_timeout`` is a floor engines should put
@@ -74,6 +76,7 @@ class RetryPolicy:
     __slots__ = (
         "kind",
         "backoff",
+        "throttle_backoff",
         "max_attempts",
         "legacy_classification",
         "quota",
@@ -92,7 +95,8 @@ class RetryPolicy:
         backoff: Backoff,
         max_attempts: int | None,
         legacy_classification: bool = False,
-        quota: tuple[int, int, int, int] | None = None,
+        throttle_backoff: Backoff | None = None,
+        quota: tuple[int, int, int, int, int] | None = None,
         adaptive: bool = False,
         budget: tuple[float, float, float] | None = None,
         breaker: Mapping[str, Any] | None = None,
@@ -105,6 +109,7 @@ class RetryPolicy:
             raise ValueError(f"deadline must be > 0 seconds or None, got {deadline!r}")
         self.kind = kind
         self.backoff = backoff
+        self.throttle_backoff = throttle_backoff if throttle_backoff is not None else backoff
         self.max_attempts = max_attempts
         self.legacy_classification = legacy_classification
         self.quota = quota
@@ -120,7 +125,7 @@ class RetryPolicy:
     @classmethod
     def from_spec(cls, spec: Any) -> RetryPolicy:
         """A policy from a ``RetrySpec`` model (or the mapping a scenario file holds)."""
-        from sim.policies.spec import build_policy  # spec imports pydantic; keep it off this path
+        from sim.policies.build import build_policy  # build imports this module: import late
 
         return build_policy(spec)
 
@@ -241,7 +246,7 @@ class Call:
             return self._give_up(_MAX_ATTEMPTS)
         if breaker is not None and breaker.is_open(now):
             return self._give_up(_CIRCUIT)
-        backoff = policy.backoff
+        backoff = policy.throttle_backoff if error.throttle else policy.backoff
         delay = backoff.delay(self.retries, self.last_delay, rng)
         if backoff.from_attempt_start:
             delay = self._attempt_started_at + delay - now
@@ -255,7 +260,7 @@ class Call:
             return self._give_up(_BUDGET)
         quota = client.quota
         if quota is not None:
-            cost = quota.timeout_cost if error.timeout else quota.retry_cost
+            cost = quota.cost(error.throttle, error.timeout)
             if not quota.acquire(cost):
                 return self._give_up(_QUOTA)
             self._quota_held = cost

@@ -17,13 +17,21 @@ _EPS = 1e-9
 class RetryQuota:
     """AWS SDK standard-mode retry quota (botocore ``retries/quota.py``).
 
-    Starts full at ``capacity`` (500). A retry takes ``retry_cost`` (5), or ``timeout_cost``
-    (10) after a timeout; when not enough is left the SDK stops retrying. A call that succeeds
-    on its first attempt puts back ``success_refund`` (1); one that succeeds after retries puts
-    back what its last retry took. The quota never goes above ``capacity``.
+    Starts full at ``capacity`` (500). A retry takes ``retry_cost`` (5), ``timeout_cost`` (10)
+    after a timeout, ``throttle_cost`` (5) after a throttle; when not enough is left the SDK
+    stops retrying (botocore's opt-in 2026 mode charges 14 for anything but a throttle). A call
+    that succeeds on its first attempt puts back ``success_refund`` (1); one that succeeds after
+    retries puts back what its last retry took. The quota never goes above ``capacity``.
     """
 
-    __slots__ = ("capacity", "available", "retry_cost", "timeout_cost", "success_refund")
+    __slots__ = (
+        "capacity",
+        "available",
+        "retry_cost",
+        "timeout_cost",
+        "success_refund",
+        "throttle_cost",
+    )
 
     def __init__(
         self,
@@ -31,14 +39,19 @@ class RetryQuota:
         retry_cost: int = 5,
         timeout_cost: int = 10,
         success_refund: int = 1,
+        throttle_cost: int = 5,
     ):
         self.capacity = capacity
         self.available = capacity
         self.retry_cost = retry_cost
         self.timeout_cost = timeout_cost
         self.success_refund = success_refund
+        self.throttle_cost = throttle_cost
 
-    def cost(self, timeout: bool) -> int:
+    def cost(self, throttle: bool, timeout: bool) -> int:
+        """What a retry after this kind of error takes."""
+        if throttle:
+            return self.throttle_cost
         return self.timeout_cost if timeout else self.retry_cost
 
     def can_acquire(self, amount: int) -> bool:
@@ -64,7 +77,15 @@ class RetryBudget:
     worth, at least one retry) lets a quiet client retry at all; it starts full.
     """
 
-    __slots__ = ("ratio", "min_per_second", "max_tokens", "tokens", "allowance", "_allowance_cap", "_last")
+    __slots__ = (
+        "ratio",
+        "min_per_second",
+        "max_tokens",
+        "tokens",
+        "allowance",
+        "_allowance_cap",
+        "_last",
+    )
 
     def __init__(self, ratio: float = 0.1, min_per_second: float = 1.0, max_tokens: float = 10.0):
         if ratio < 0 or min_per_second < 0 or max_tokens < 0:
