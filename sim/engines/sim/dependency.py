@@ -1,0 +1,321 @@
+"""A dependency as the model serves it: workers, a queue, quotas, faults, and its time series.
+
+Every answer reaches the caller through a scheduled event, never synchronously from ``call``,
+so a retry loop cannot recurse. Statistics stream into per-interval counters and a latency
+histogram; no call is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from sim.results import _N_BINS, DependencySeries, latency_bin
+
+__all__ = ["DependencyModel", "Request", "OK", "TIMEOUT", "FAST_ERROR_DELAY"]
+
+OK = "OK"
+TIMEOUT = "Timeout"
+# How long a fast failure (throttle, outage, deny) takes to come back: one loopback-ish RTT.
+FAST_ERROR_DELAY = 0.002
+
+_WAITING, _SERVING, _DONE = 0, 1, 2
+
+
+class Request:
+    """One attempt of one call, while the dependency knows about it."""
+
+    __slots__ = ("op", "boot", "on_done", "arrival", "state", "gen", "read_version", "answered")
+
+    def __init__(self, op, boot, on_done, arrival):
+        self.op = op
+        self.boot = boot
+        self.on_done = on_done  # callable(request, code)
+        self.arrival = arrival
+        self.state = _WAITING
+        self.gen = 0
+        self.read_version = 0
+        self.answered = False  # the caller has its answer (or gave up)
+
+
+class OpFaults:
+    """Faults in force on one operation (dependency-wide faults apply to each of its ops)."""
+
+    __slots__ = ("partition", "outage", "deny", "reset", "error_rates", "latencies", "slow",
+                 "quota")
+
+    def __init__(self):
+        self.partition = 0
+        self.outage = 0
+        self.deny = 0
+        self.reset = 0
+        self.error_rates: list[float] = []
+        self.latencies: list[float] = []
+        self.slow: list[float] = []
+        self.quota: list[tuple[float, float]] = []
+
+
+class DependencyModel:
+    def __init__(self, env, rng, name, spec, ops, op_indexes, interval, horizon, capacity_rps):
+        self.env = env
+        self.rng = rng
+        self.name = name
+        self.concurrency = spec.concurrency
+        self.queue_limit = spec.queue_limit if spec.queue_limit is not None else math.inf
+        from sim.distributions import sampler
+
+        self.service = sampler(spec.service_time)
+        self.k = spec.latency_per_in_flight
+        self.per_instance_rate = spec.per_instance_rate
+        self.continue_after_timeout = spec.continue_after_timeout
+        self.ops = ops  # all compiled ops (indexed globally)
+        self.busy = 0
+        self.queue: deque[Request] = deque()
+        self.waiting = 0  # queued requests whose callers still wait or whose work continues
+        self.faults = {i: OpFaults() for i in op_indexes}
+        self.buckets = {}  # op index -> [tokens, last_refill, rate, capacity]
+        for i in op_indexes:
+            q = ops[i].quota
+            if q is not None:
+                self.buckets[i] = [q[1], 0.0, q[0], q[1]]
+        self.versions = {i: 0 for i in op_indexes}  # compare-and-set state per op
+        self.interval = interval
+        n = max(1, int(math.ceil(horizon / interval)))
+        self.n = n
+        self.capacity_rps = capacity_rps
+        self.offered = [0] * n
+        self.needed = [0] * n
+        self.served = [0] * n
+        self.throttled = [0] * n
+        self.failed = [0] * n
+        self.timed_out = [0] * n
+        self.rejected = [0] * n
+        self.wasted = [0] * n
+        self.bytes = [0] * n
+        self.peak = [0] * n
+        self.hist = [0] * (n * _N_BINS)
+        self._fast_callbacks: dict = {}
+
+    # -- the call -----------------------------------------------------------------------
+    def call(self, op_index, boot, on_done, timeout, first, auth_error):
+        """Send one attempt; ``on_done(request, code)`` comes later through an event.
+
+        ``auth_error`` is the error the service answers when the caller's credential is bad
+        (``ExpiredTokenException``, ``Unauthorized``), or None.
+        """
+        env = self.env
+        now = env._now
+        slot = int(now / self.interval)
+        if slot >= self.n:
+            slot = self.n - 1
+        self.offered[slot] += 1
+        if first:
+            self.needed[slot] += 1
+        req = Request(op_index, boot, on_done, now)
+        f = self.faults[op_index]
+        if f.partition:
+            # No answer ever comes: the caller's timeout is all that ends the attempt.
+            if timeout != math.inf:
+                env.timeout(timeout, req).callbacks.append(self._on_partition_timeout)
+            return req
+        extra = sum(f.latencies) if f.latencies else 0.0
+        code = None
+        if f.reset:
+            code = "ConnectionReset"
+        elif f.outage:
+            code = "ServiceUnavailable"
+        elif auth_error is not None:
+            code = auth_error
+        elif f.deny:
+            code = "AccessDenied"
+        elif f.error_rates and self.rng.random() < max(f.error_rates):
+            code = "InternalError"
+        elif self.per_instance_rate is not None and not self._take_instance_token(boot, now):
+            code = "TooManyRequestsException"
+        elif op_index in self.buckets and not self._take_quota_token(op_index, now):
+            code = self.ops[op_index].throttle_code
+        if code is not None:
+            delay = FAST_ERROR_DELAY + extra
+            req.state = _DONE
+            if delay > timeout:
+                env.timeout(timeout, req).callbacks.append(self._on_caller_timeout)
+            else:
+                ev = env.timeout(delay, req)
+                ev.callbacks.append(self._fast_answer_callback(code))
+            return req
+        if self.busy < self.concurrency:
+            self._serve(req, now)
+        elif self.waiting >= self.queue_limit:
+            req.state = _DONE
+            env.timeout(FAST_ERROR_DELAY, req).callbacks.append(self._on_rejected)
+            return req
+        else:
+            self.queue.append(req)
+            self.waiting += 1
+        if timeout != math.inf:
+            env.timeout(timeout, req).callbacks.append(self._on_caller_timeout)
+        return req
+
+    # -- token buckets ------------------------------------------------------------------
+    def _take_quota_token(self, op_index, now):
+        b = self.buckets[op_index]
+        f = self.faults[op_index]
+        rate, cap = (f.quota[-1] if f.quota else (b[2], b[3]))
+        tokens = b[0] + (now - b[1]) * rate
+        if tokens > cap:
+            tokens = cap
+        b[1] = now
+        if tokens >= 1.0:
+            b[0] = tokens - 1.0
+            return True
+        b[0] = tokens
+        return False
+
+    def _take_instance_token(self, boot, now):
+        rate = self.per_instance_rate
+        b = boot.limits.get(self.name) if boot.limits else None
+        if b is None:
+            if boot.limits is None:
+                boot.limits = {}
+            b = boot.limits[self.name] = [rate, now]
+        tokens = b[0] + (now - b[1]) * rate
+        if tokens > rate:
+            tokens = rate
+        b[1] = now
+        if tokens >= 1.0:
+            b[0] = tokens - 1.0
+            return True
+        b[0] = tokens
+        return False
+
+    # -- service ------------------------------------------------------------------------
+    def _serve(self, req, now):
+        op = self.ops[req.op]
+        f = self.faults[req.op]
+        duration = (op.service or self.service)(self.rng) + self.k * self.busy
+        if op.bandwidth:
+            duration += op.bytes / op.bandwidth
+        if f.slow:
+            duration *= max(f.slow)
+        if f.latencies:
+            duration += sum(f.latencies)
+        self.busy += 1
+        req.state = _SERVING
+        req.read_version = self.versions[req.op]
+        slot = int(now / self.interval)
+        if slot >= self.n:
+            slot = self.n - 1
+        if self.busy > self.peak[slot]:
+            self.peak[slot] = self.busy
+        self.env.timeout(duration, (req, req.gen)).callbacks.append(self._on_complete)
+
+    def _on_complete(self, ev):
+        req, gen = ev._value
+        if gen != req.gen:  # aborted when its caller gave up (continue_after_timeout: false)
+            return
+        now = self.env._now
+        self.busy -= 1
+        op_index = req.op
+        code = OK
+        if self.ops[op_index].cas:
+            if self.versions[op_index] != req.read_version:
+                code = "ConditionalCheckFailed"
+            else:
+                self.versions[op_index] += 1
+        slot = self._slot(now)
+        if req.answered:
+            self.wasted[slot] += 1
+        else:
+            req.answered = True
+            self._record(slot, now - req.arrival, code)
+            if code is OK:
+                self.bytes[slot] += self.ops[op_index].bytes
+            req.on_done(req, code)
+        req.state = _DONE
+        self._next(now)
+
+    def _next(self, now):
+        queue = self.queue
+        while queue and self.busy < self.concurrency:
+            nxt = queue.popleft()
+            self.waiting -= 1
+            if nxt.answered and not self.continue_after_timeout:
+                continue
+            self._serve(nxt, now)
+
+    # -- answers ------------------------------------------------------------------------
+    def _slot(self, now):
+        slot = int(now / self.interval)
+        return slot if slot < self.n else self.n - 1
+
+    def _record(self, slot, latency, code):
+        if code is OK:
+            self.served[slot] += 1
+        elif code == "ConditionalCheckFailed" or code not in _THROTTLES:
+            self.failed[slot] += 1
+        else:
+            self.throttled[slot] += 1
+        self.hist[slot * _N_BINS + latency_bin(latency)] += 1
+
+    def _fast_answer_callback(self, code):
+        """One callback per error code, made once: the event carries only the request."""
+        cb = self._fast_callbacks.get(code)
+        if cb is None:
+            def cb(ev, code=code):
+                req = ev._value
+                if req.answered:
+                    return
+                req.answered = True
+                now = self.env._now
+                self._record(self._slot(now), now - req.arrival, code)
+                req.on_done(req, code)
+
+            self._fast_callbacks[code] = cb
+        return cb
+
+    def _on_rejected(self, ev):
+        req = ev._value
+        if req.answered:
+            return
+        req.answered = True
+        now = self.env._now
+        self.rejected[self._slot(now)] += 1
+        req.on_done(req, "ServiceUnavailable")
+
+    def _on_caller_timeout(self, ev):
+        req = ev._value
+        if req.answered:
+            return
+        req.answered = True
+        now = self.env._now
+        self.timed_out[self._slot(now)] += 1
+        if req.state == _SERVING and not self.continue_after_timeout:
+            req.gen += 1  # the completion event is now stale
+            self.busy -= 1
+            req.state = _DONE
+            self._next(now)
+        req.on_done(req, TIMEOUT)
+
+    def _on_partition_timeout(self, ev):
+        req = ev._value
+        req.answered = True
+        self.timed_out[self._slot(self.env._now)] += 1
+        req.on_done(req, TIMEOUT)
+
+    # -- results ------------------------------------------------------------------------
+    def series(self, end: float) -> DependencySeries:
+        n = max(1, min(self.n, int(math.ceil(end / self.interval))))
+        counts = {
+            "offered": self.offered, "needed": self.needed, "served": self.served,
+            "throttled": self.throttled, "failed": self.failed, "timed_out": self.timed_out,
+            "rejected": self.rejected, "wasted": self.wasted, "bytes": self.bytes,
+            "peak_in_flight": self.peak,
+        }
+        arrays = {k: np.asarray(v[:n], dtype=np.int64) for k, v in counts.items()}
+        hist = np.asarray(self.hist[: n * _N_BINS], dtype=np.int64).reshape(n, _N_BINS)
+        return DependencySeries(self.name, self.interval, n, arrays, hist, self.capacity_rps)
+
+
+_THROTTLES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})

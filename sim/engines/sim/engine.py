@@ -1,0 +1,311 @@
+"""The sim engine: a whole fleet booting against modelled dependencies, in SimPy.
+
+``run(scenario, seed)`` builds the model, launches instances on the arrival shape, applies the
+fault timeline, and returns a Run. It draws every random number from one
+``random.Random(seed)``; SimPy breaks ties at the same time by insertion order; so the same
+seed and scenario give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import random
+import time
+from datetime import datetime, timezone
+
+import simpy
+
+from sim.arrivals import launch_times
+from sim.engines.sim.boot import Boot
+from sim.engines.sim.compiled import compile_scenario
+from sim.engines.sim.dependency import DependencyModel
+from sim.results import AttemptTable, FaultWindow, Run, RunMeta
+from sim.scenario.loader import scenario_hash
+from sim.scenario.model import Scenario
+
+__all__ = ["run", "SimEngine"]
+
+
+def run(scenario: Scenario, seed: int | None = None, progress=None, scenario_file=None) -> Run:
+    """Simulate ``scenario``; ``seed`` overrides ``scenario.run.seed``.
+
+    ``progress(sim_time, horizon, finished_instances, size)`` is called now and then.
+    """
+    return SimEngine(scenario, seed, progress, scenario_file).run()
+
+
+class SimEngine:
+    def __init__(self, scenario: Scenario, seed=None, progress=None, scenario_file=None):
+        self.scenario = scenario
+        self.seed = scenario.run.seed if seed is None else seed
+        self.progress = progress
+        self.scenario_file = scenario_file
+        self.model = compile_scenario(scenario)
+        self.env = simpy.Environment()
+        self.rng = random.Random(self.seed)
+        self.horizon = scenario.run.horizon
+        model = self.model
+        self.deps = []
+        for d, name in enumerate(model.dep_names):
+            op_indexes = [i for i, op in enumerate(model.ops) if op.dep == d]
+            self.deps.append(DependencyModel(
+                self.env, self.rng, name, scenario.dependencies[name], model.ops, op_indexes,
+                scenario.run.interval, self.horizon, model.capacity_rps(d),
+            ))
+        # Policies with no per-client state share one client object (saves a million dicts).
+        self.shared_clients = {}
+        for step in model.steps:
+            p = step.policy
+            if not (p.quota or p.adaptive or p.budget or p.breaker):
+                self.shared_clients[p] = p.new_client()
+        self.token_revoked_before = -math.inf
+        self.creds_revoked_before = -math.inf
+        self.table = AttemptTable(model.step_names)
+        self.size = scenario.fleet.size
+        self.finished = 0
+        self.active: set[Boot] = set()
+        self.fault_windows: list[FaultWindow] = []
+        fleet = scenario.fleet
+        self.replacement = fleet.replacement
+        self.grace = fleet.health_check_grace
+        self._launches = launch_times(fleet.arrival, self.size, self.rng)
+        self._next_instance = 0
+        self.stop = self.env.event()
+
+    # -- the run ------------------------------------------------------------------------
+    def run(self) -> Run:
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        wall = time.perf_counter()
+        env = self.env
+        self._schedule_faults()
+        self._launch_due()
+        env.timeout(self.horizon).callbacks.append(self._end)
+        if self.progress is not None:
+            self._tick_every = max(self.horizon / 200.0, 1.0)
+            env.timeout(0).callbacks.append(self._tick)
+        env.run(until=self.stop)
+        end = min(env.now, self.horizon)
+        for boot in sorted(self.active, key=lambda b: (b.instance, b.attempt)):
+            self._record(boot, "unfinished", end)
+        self.active.clear()
+        if self.progress is not None:
+            self.progress(end, self.horizon, self.finished, self.size)
+        meta = RunMeta(
+            engine="sim",
+            seed=self.seed,
+            scenario_name=self.scenario.name,
+            scenario_hash=scenario_hash(self.scenario),
+            scenario_file=self.scenario_file,
+            horizon=self.horizon,
+            started_at=started,
+            wall_seconds=time.perf_counter() - wall,
+            versions=_versions(),
+            sim_end=end,
+            instances=self.size,
+        )
+        series = {d.name: d.series(end) for d in self.deps}
+        return Run(meta, self.table, series, self.fault_windows,
+                   self.scenario.model_dump(mode="json", by_alias=True))
+
+    def _end(self, ev=None):
+        if not self.stop.triggered:
+            self.stop.succeed()
+
+    def _tick(self, ev):
+        self.progress(self.env.now, self.horizon, self.finished, self.size)
+        self.env.timeout(self._tick_every).callbacks.append(self._tick)
+
+    # -- launches -----------------------------------------------------------------------
+    def _launch_due(self, ev=None):
+        """Launch every instance due now, then wake up when the next one is due."""
+        now = self.env._now
+        for t in self._launches:
+            if t > now:
+                self.env.timeout(t - now).callbacks.append(self._launch_due_at(t))
+                return
+            self._launch(self._next_instance, 1, now, now)
+            self._next_instance += 1
+
+    def _launch_due_at(self, t):
+        def launch(ev):
+            inst = self._next_instance
+            self._launch(inst, 1, t, t)
+            self._next_instance += 1
+            self._launch_due()
+        return launch
+
+    def _launch(self, instance, attempt, now, first_launch):
+        boot = Boot(self, instance, attempt, now, first_launch)
+        self.active.add(boot)
+        self.env.timeout(self.model.os_boot(self.rng), boot).callbacks.append(self._os_booted)
+        if self.grace is not None:
+            self.env.timeout(self.grace, boot).callbacks.append(self._grace_over)
+
+    def _os_booted(self, ev):
+        boot = ev._value
+        if boot.done:
+            return
+        self._begin(boot)
+
+    def _begin(self, boot):
+        now = self.env._now
+        if self.model.boot_deadline is not None:
+            self.env.timeout(self.model.boot_deadline, boot).callbacks.append(self._deadline_over)
+        boot.begin(now)
+
+    def _grace_over(self, ev):
+        boot = ev._value
+        if not boot.done:
+            self.finish(boot, "hung", self.env._now, "HealthCheckGraceExceeded", _running_step(boot))
+
+    def _deadline_over(self, ev):
+        boot = ev._value
+        if not boot.done:
+            self.finish(boot, "failed", self.env._now, "BootstrapDeadlineExceeded", _running_step(boot))
+
+    # -- step callbacks (shared, so no closure per step) --------------------------------
+    def on_work_done(self, ev):
+        boot, i = ev._value
+        if boot.done:
+            return
+        step = self.model.steps[i]
+        now = self.env._now
+        if step.fail_p and self.rng.random() < step.fail_p:
+            boot.step_failed(i, step.fail_code, now)
+        else:
+            boot.step_ok(i, now)
+
+    def on_cache_hit(self, ev):
+        boot, i = ev._value
+        if not boot.done:
+            boot.step_ok(i, self.env._now)
+
+    # -- the end of an attempt ----------------------------------------------------------
+    def finish(self, boot, outcome, now, error_class="", failed_step=""):
+        boot.done = True
+        self.active.discard(boot)
+        self._record(boot, outcome, now, error_class, failed_step)
+        rep = self.replacement
+        if outcome != "ready" and rep.enabled and boot.attempt < rep.max_attempts:
+            b = rep.backoff
+            delay = min(b.cap, b.base * b.multiplier ** (boot.attempt - 1))
+            if b.jitter:
+                delay = self.rng.uniform(0.0, delay)
+            ev = self.env.timeout(delay, boot)
+            ev.callbacks.append(self._relaunch)
+            return
+        self.finished += 1
+        if self.finished >= self.size:
+            self._end()
+
+    def _relaunch(self, ev):
+        old = ev._value
+        now = self.env._now
+        if self.replacement.mode == "replace":
+            self._launch(old.instance, old.attempt + 1, now, old.first_launch)
+        else:
+            boot = Boot(self, old.instance, old.attempt + 1, now, old.first_launch)
+            self.active.add(boot)
+            if self.grace is not None:
+                self.env.timeout(self.grace, boot).callbacks.append(self._grace_over)
+            self._begin(boot)
+
+    def _record(self, boot, outcome, now, error_class="", failed_step=""):
+        self.table.append(
+            instance=boot.instance,
+            attempt=boot.attempt,
+            launch=boot.launch,
+            start=boot.start,
+            end=now,
+            ready_time=now if outcome == "ready" else math.nan,
+            outcome=outcome,
+            error_class=error_class,
+            failed_step=failed_step,
+            retries=boot.retries,
+            calls=boot.calls,
+            step_retries=boot.step_retries,
+            marks=boot.marks,
+        )
+
+    # -- faults -------------------------------------------------------------------------
+    def _schedule_faults(self):
+        for spec in self.scenario.faults:
+            end = min(spec.end, self.horizon)
+            params = spec.model_dump(mode="json", exclude={"at", "for_", "target", "kind"})
+            self.fault_windows.append(FaultWindow(spec.kind, spec.target, spec.at, end, params))
+            self.env.timeout(spec.at, spec).callbacks.append(self._fault_on)
+            if spec.end < self.horizon:
+                self.env.timeout(spec.end, spec).callbacks.append(self._fault_off)
+
+    def _fault_targets(self, spec):
+        dep_name, _, op = spec.target.partition(".")
+        d = self.model.dep_names.index(dep_name)
+        dep = self.deps[d]
+        if op:
+            return dep, [self.model.op_index[spec.target]]
+        return dep, list(dep.faults)
+
+    def _fault_on(self, ev):
+        self._apply(ev._value, +1)
+
+    def _fault_off(self, ev):
+        self._apply(ev._value, -1)
+
+    def _apply(self, spec, sign):
+        kind = spec.kind
+        if kind == "expire_credentials":
+            if sign > 0:
+                if spec.target == "imds":
+                    self.token_revoked_before = self.env._now
+                else:
+                    self.creds_revoked_before = self.env._now
+            return
+        dep, ops = self._fault_targets(spec)
+        for i in ops:
+            f = dep.faults[i]
+            if kind in ("partition", "outage", "deny", "reset"):
+                setattr(f, kind, getattr(f, kind) + sign)
+            elif kind == "error_rate":
+                _toggle(f.error_rates, spec.rate, sign)
+            elif kind == "latency":
+                _toggle(f.latencies, spec.latency, sign)
+            elif kind == "slow_bandwidth":
+                _toggle(f.slow, spec.factor, sign)
+            elif kind == "throttle":
+                q = (spec.quota.rate, spec.quota.capacity)
+                _toggle(f.quota, q, sign)
+                if sign > 0 and i in dep.buckets:
+                    b = dep.buckets[i]
+                    b[0] = min(b[0], q[1])
+
+
+def _toggle(values: list, value, sign: int) -> None:
+    if sign > 0:
+        values.append(value)
+    else:
+        values.remove(value)
+
+
+def _running_step(boot) -> str:
+    """The first step that had started but not finished (for hung/deadline records)."""
+    if boot.pending is None:
+        return "os_boot"
+    model = boot.engine.model
+    for i in model.order:
+        step = model.steps[i]
+        if boot.pending[i] == 0 and not (boot.marks and step.marks and all(m in boot.marks for m in step.marks)):
+            return step.name
+    return ""
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("bootstorm", "simpy", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
