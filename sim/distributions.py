@@ -138,7 +138,10 @@ def sampler(spec) -> Sampler:
         return lambda rng: rng.expovariate(rate)
     if isinstance(spec, LogNormal):
         mu, sigma = spec.params()
-        return lambda rng: rng.lognormvariate(mu, sigma)
+        exp = math.exp
+        # exp(gauss) rather than lognormvariate: same distribution, gauss's Box-Muller is
+        # about twice as fast as normalvariate's rejection loop on the hot path.
+        return lambda rng: exp(rng.gauss(mu, sigma))
     if isinstance(spec, Empirical):
         samples = tuple(spec.samples)
         return lambda rng: rng.choice(samples)

@@ -101,9 +101,9 @@ class Boot:
         step = engine.model.steps[i]
         rng = engine.rng
         if step.op < 0:
-            engine.env.timeout(step.work(rng), (self, i)).callbacks.append(engine.on_work_done)
+            engine.later(step.work(rng), engine.on_work_done, (self, i))
         elif step.cache_hit and rng.random() < step.cache_hit:
-            engine.env.timeout(step.cache_time(rng), (self, i)).callbacks.append(engine.on_cache_hit)
+            engine.later(step.cache_time(rng), engine.on_cache_hit, (self, i))
         else:
             CallRun(self, step, _STEP, i, None).start()
 
@@ -182,7 +182,7 @@ class CallRun:
         if wait.__class__ is GiveUp:
             self.finish(False, now)
         elif wait > 0.0:
-            engine.env.timeout(wait).callbacks.append(self.send)
+            engine.later(wait, self.send)
         else:
             self.send()
 
@@ -224,7 +224,7 @@ class CallRun:
         if delay.__class__ is GiveUp:
             self.finish(False, now)
         else:
-            engine.env.timeout(delay).callbacks.append(self.attempt)
+            engine.later(delay, self.attempt)
 
     def finish(self, ok, now):
         boot = self.boot

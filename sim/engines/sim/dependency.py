@@ -58,8 +58,9 @@ class OpFaults:
 
 
 class DependencyModel:
-    def __init__(self, env, rng, name, spec, ops, op_indexes, interval, horizon, capacity_rps):
-        self.env = env
+    def __init__(self, scheduler, rng, name, spec, ops, op_indexes, interval, horizon, capacity_rps):
+        self.env = scheduler.env
+        self.later = scheduler.later
         self.rng = rng
         self.name = name
         self.concurrency = spec.concurrency
@@ -105,8 +106,7 @@ class DependencyModel:
         ``auth_error`` is the error the service answers when the caller's credential is bad
         (``ExpiredTokenException``, ``Unauthorized``), or None.
         """
-        env = self.env
-        now = env._now
+        now = self.env._now
         slot = int(now / self.interval)
         if slot >= self.n:
             slot = self.n - 1
@@ -114,13 +114,13 @@ class DependencyModel:
         if first:
             self.needed[slot] += 1
         req = Request(op_index, boot, on_done, now)
+        later = self.later
         f = self.faults[op_index]
         if f.partition:
             # No answer ever comes: the caller's timeout is all that ends the attempt.
             if timeout != math.inf:
-                env.timeout(timeout, req).callbacks.append(self._on_partition_timeout)
+                later(timeout, self._on_partition_timeout, req)
             return req
-        extra = sum(f.latencies) if f.latencies else 0.0
         code = None
         if f.reset:
             code = "ConnectionReset"
@@ -137,25 +137,26 @@ class DependencyModel:
         elif op_index in self.buckets and not self._take_quota_token(op_index, now):
             code = self.ops[op_index].throttle_code
         if code is not None:
-            delay = FAST_ERROR_DELAY + extra
+            delay = FAST_ERROR_DELAY + (sum(f.latencies) if f.latencies else 0.0)
             req.state = _DONE
             if delay > timeout:
-                env.timeout(timeout, req).callbacks.append(self._on_caller_timeout)
+                later(timeout, self._on_caller_timeout, req)
             else:
-                ev = env.timeout(delay, req)
-                ev.callbacks.append(self._fast_answer_callback(code))
+                later(delay, self._fast_answer_callback(code), req)
             return req
         if self.busy < self.concurrency:
-            self._serve(req, now)
+            duration = self._serve(req, now)
+            if duration <= timeout:
+                return req  # the answer comes before the caller's timeout: one event only
         elif self.waiting >= self.queue_limit:
             req.state = _DONE
-            env.timeout(FAST_ERROR_DELAY, req).callbacks.append(self._on_rejected)
+            later(FAST_ERROR_DELAY, self._on_rejected, req)
             return req
         else:
             self.queue.append(req)
             self.waiting += 1
         if timeout != math.inf:
-            env.timeout(timeout, req).callbacks.append(self._on_caller_timeout)
+            later(timeout, self._on_caller_timeout, req)
         return req
 
     # -- token buckets ------------------------------------------------------------------
@@ -209,7 +210,8 @@ class DependencyModel:
             slot = self.n - 1
         if self.busy > self.peak[slot]:
             self.peak[slot] = self.busy
-        self.env.timeout(duration, (req, req.gen)).callbacks.append(self._on_complete)
+        self.later(duration, self._on_complete, (req, req.gen))
+        return duration
 
     def _on_complete(self, ev):
         req, gen = ev._value
