@@ -1,0 +1,239 @@
+"""The ``bootstorm`` command line: parse, call the library, print. Nothing else lives here.
+
+Exit codes: 0 done (and every SLO passed), 1 an SLO failed, 2 bad input (scenario, argument),
+3 the harness itself failed, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sim.errors import BootstormError, InvalidInput
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_SLO_FAILED, EXIT_BAD_INPUT, EXIT_RUN_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+_EPILOG = """\
+examples:
+  bootstorm run scenarios/autoscale-storm.yaml
+  bootstorm run scenarios/retry-storm.yaml --set bootstrap.steps.0.retry.kind=full_jitter
+  bootstorm run scenarios/autoscale-storm.yaml --dry-run
+  bootstorm validate scenarios/*.yaml
+  bootstorm schema > bootstorm.schema.json
+  bootstorm report results/<run-folder>
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own errors: exit 2 like every other bad input
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="bootstorm",
+        description="Chaos and load simulation harness for instance bootstrap scripts: replay "
+        "an autoscale storm, token expiry or a partition against your fleet's boot, and "
+        "measure time to ready, failures, retries and dependency load.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    r = sub.add_parser("run", help="run a scenario and write its report",
+                       description="Validate SCENARIO, run it, write raw results and a report "
+                       "to results/<run-id>/, print a summary. Exits 1 when an SLO fails, so "
+                       "it can gate CI.")
+    r.add_argument("scenario", help="scenario YAML file")
+    r.add_argument("--engine", default=None,
+                   help="engine to run on (default: the scenario's run.engine, normally sim)")
+    r.add_argument("--seed", type=int, default=None, help="override run.seed")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a scenario field, e.g. fleet.size=500 or "
+                   "bootstrap.steps.0.retry.kind=full_jitter (repeatable)")
+    r.add_argument("--out", default="results", help="folder for run folders (default: results)")
+    r.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="validate and show the plan (launch rate, demand vs quotas) without running")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+
+    v = sub.add_parser("validate", help="check scenario files without running them",
+                       description="Validate each FILE completely; report every problem with "
+                       "file, line, field path, what was expected and what was given.")
+    v.add_argument("files", nargs="+", metavar="FILE")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+
+    sub.add_parser("schema", help="print the scenario JSON Schema (for editor autocompletion)")
+
+    rep = sub.add_parser("report", help="rewrite the report of a run folder",
+                         description="Re-read a run folder written by `bootstorm run` and "
+                         "rewrite summary.json, metrics.prom, junit.xml, report.md and plots.")
+    rep.add_argument("folder")
+    rep.add_argument("--no-plots", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except InvalidInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BootstormError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _cmd_run(args) -> int:
+    from sim.plan import plan
+    from sim.runner import run_scenario
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    if args.dry_run:
+        _print_plan(plan(scenario))
+        return EXIT_OK
+    if args.engine is not None:
+        from sim.runner import AVAILABLE_ENGINES
+        from sim.errors import InvalidArgument
+
+        if args.engine not in AVAILABLE_ENGINES:
+            raise InvalidArgument(
+                f"--engine: expected one of {', '.join(AVAILABLE_ENGINES)}, got {args.engine!r}"
+            )
+    with _progress(args.quiet) as progress:
+        outcome = run_scenario(
+            scenario, engine=args.engine, seed=args.seed, out_dir=args.out,
+            plots=not args.no_plots, progress=progress, scenario_file=args.scenario,
+        )
+    summary = outcome.summary
+    if args.json:
+        print(summary.to_json())
+    else:
+        from sim.report import render_console
+
+        console = _console()
+        render_console(summary, console)
+        console.print(f"report: {outcome.folder / 'report.md'}")
+    return EXIT_OK if summary.slos_passed else EXIT_SLO_FAILED
+
+
+class _progress:
+    """A rich progress bar on stderr over simulated time (only on a terminal)."""
+
+    def __init__(self, quiet: bool):
+        self.enabled = not quiet and sys.stderr.isatty()
+        self._bar = None
+        self._task = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(), console=_console(stderr=True), transient=True,
+        )
+        self._bar.__enter__()
+        self._task = self._bar.add_task("sim", total=1.0, status="")
+        return self._update
+
+    def _update(self, now, horizon, finished, size):
+        self._bar.update(self._task, completed=min(1.0, now / horizon),
+                         status=f"t={now:,.0f}s  {finished:,}/{size:,} instances done")
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+def _print_plan(p) -> None:
+    from rich.table import Table
+
+    from sim.units import format_duration
+
+    console = _console()
+    console.print(f"[bold]{p.name}[/]: {p.size:,} instances, {p.arrival}; "
+                  f"seed {p.seed}, horizon {format_duration(p.horizon)}")
+    console.print("steps, in the order they can run:")
+    for line in p.steps:
+        console.print(f"  {line}")
+    table = Table(title="demand on paper (first attempts, peak launch rate)")
+    for col in ("operation", "calls/boot", "peak demand /s", "quota /s", "capacity /s"):
+        table.add_column(col, justify="right" if col != "operation" else "left")
+    for op in p.operations:
+        table.add_row(op.operation, str(op.calls_per_boot), f"{op.peak_demand_rps:,.0f}",
+                      "-" if op.quota_rps is None else f"{op.quota_rps:,.0f}",
+                      f"{op.capacity_rps:,.0f}")
+    console.print(table)
+    for f in p.faults:
+        console.print(f"fault: {f}")
+    for s in p.slos:
+        console.print(f"SLO: {s}")
+    for w in p.warnings():
+        console.print(f"[bold yellow]warning:[/] {w}")
+    console.print("dry run: nothing was simulated")
+
+
+def _cmd_validate(args) -> int:
+    from sim.scenario import load_scenario
+
+    status = EXIT_OK
+    for f in args.files:
+        try:
+            s = load_scenario(f, args.overrides)
+        except InvalidInput as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        print(f"{f}: ok ({s.name}: {s.fleet.size:,} instances, {len(s.bootstrap.steps)} steps, "
+              f"{len(s.dependencies)} dependencies, {len(s.faults)} faults, {len(s.slos)} SLOs)")
+    return status
+
+
+def _cmd_schema(args) -> int:
+    from sim.scenario import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def _cmd_report(args) -> int:
+    from pathlib import Path
+
+    from sim.errors import InvalidArgument
+    from sim.report import render_console, report_from_folder
+
+    folder = Path(args.folder)
+    if not (folder / "run.json").is_file():
+        raise InvalidArgument(f"{folder}: not a run folder (no run.json); expected a folder "
+                              "written by `bootstorm run`")
+    summary = report_from_folder(folder, plots=not args.no_plots)
+    render_console(summary, _console())
+    print(f"report: {folder / 'report.md'}")
+    return EXIT_OK if summary.slos_passed else EXIT_SLO_FAILED
+
+
+_COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "schema": _cmd_schema,
+             "report": _cmd_report}
+
+if __name__ == "__main__":
+    sys.exit(main())
