@@ -1,0 +1,143 @@
+"""Dependency-side metrics from one DependencySeries (definitions: ``sim.metrics``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.results import DependencySeries, FaultWindow, percentile_from_histogram
+
+from ._stats import ratio
+
+__all__ = [
+    "dependency_metrics",
+    "last_fault_end",
+    "time_to_drain",
+    "is_metastable",
+    "metastability_tail",
+    "DRAIN_AMPLIFICATION",
+    "METASTABLE_GRACE",
+    "METASTABLE_ERROR_SHARE",
+    "METASTABLE_AMPLIFICATION",
+]
+
+# Drained: no error signal and offered load at most this multiple of the load needed.
+DRAIN_AMPLIFICATION = 1.1
+# Metastability is judged from the end of the last fault plus this grace period ...
+METASTABLE_GRACE = 30.0
+# ... when errors stay at or above this share of the offered load ...
+METASTABLE_ERROR_SHARE = 0.10
+# ... and calls made stay at or above this multiple of the calls needed.
+METASTABLE_AMPLIFICATION = 1.5
+
+
+def _errors(series: DependencySeries) -> np.ndarray:
+    c = series.counts
+    return c["throttled"] + c["failed"] + c["timed_out"] + c["rejected"]
+
+
+def last_fault_end(faults: list[FaultWindow], target: str | None = None) -> float:
+    """End of the last fault (inf if one never ended); NaN with no faults.
+
+    With ``target``: the last fault aimed at that dependency when there is one, else the last
+    fault of the run (a fault elsewhere, on the network or another service, can drive it too).
+    """
+    aimed = [f for f in faults if target is not None and f.target == target]
+    faults = aimed or faults
+    if not faults:
+        return math.nan
+    # A fault that never ended reads back from JSON as None (or NaN): it lasts forever.
+    ends = [math.inf if f.end is None or f.end != f.end else float(f.end) for f in faults]
+    return max(ends)
+
+
+def time_to_drain(series: DependencySeries, fault_end: float) -> float:
+    """Seconds from ``fault_end`` until the dependency is clean for the rest of the run.
+
+    Clean interval: throttled + failed + timed_out + rejected == 0 and offered <= 1.1 x needed.
+    The drain time is the start of the first interval from which every interval is clean, minus
+    ``fault_end`` (0 when clean right away). NaN when there was no fault, when the fault outlasted
+    the series, or when the last interval is still not clean (never drained).
+    """
+    if not math.isfinite(fault_end):
+        return math.nan
+    first = int(fault_end // series.interval)
+    if first >= series.n:
+        return math.nan
+    offered = series.counts["offered"][first:]
+    needed = series.counts["needed"][first:]
+    dirty = (_errors(series)[first:] > 0) | (offered > DRAIN_AMPLIFICATION * needed)
+    if not dirty.any():
+        return 0.0
+    last_dirty = int(np.flatnonzero(dirty)[-1])
+    if first + last_dirty == series.n - 1:
+        return math.nan
+    return max(0.0, (first + last_dirty + 1) * series.interval - fault_end)
+
+
+def _overloaded(series: DependencySeries, lo: int, hi: int) -> bool:
+    offered = int(series.counts["offered"][lo:hi].sum())
+    needed = int(series.counts["needed"][lo:hi].sum())
+    errors = int(_errors(series)[lo:hi].sum())
+    if offered == 0:
+        return False
+    amplification = offered / needed if needed else math.inf
+    return errors / offered >= METASTABLE_ERROR_SHARE and amplification >= METASTABLE_AMPLIFICATION
+
+
+def is_metastable(
+    series: DependencySeries, fault_end: float, grace: float = METASTABLE_GRACE
+) -> bool:
+    """Whether the dependency stayed overloaded after its trigger went away.
+
+    The tail is every interval starting at or after ``fault_end + grace``; it must hold at least
+    two intervals (otherwise nothing can be said: False). Metastable when both the whole tail and
+    its final third (at least one interval) are overloaded: errors (throttled + failed + timed out
+    + rejected) >= 10 % of offered, and offered >= 1.5 x needed (any offered load with nothing
+    needed counts). When the dependency's capacity is known, the demand alone (needed per second
+    over the tail) must also fit under it: a dependency that is simply too small for the fleet is
+    overloaded, not metastable.
+    """
+    tail = metastability_tail(series, fault_end, grace)
+    if tail < 2:
+        return False
+    lo = series.n - tail
+    final = series.n - max(1, tail // 3)
+    if not (_overloaded(series, lo, series.n) and _overloaded(series, final, series.n)):
+        return False
+    capacity = series.capacity_rps
+    if capacity == capacity and capacity > 0:
+        demand_rps = series.counts["needed"][lo:].sum() / (tail * series.interval)
+        return bool(demand_rps < capacity)
+    return True
+
+
+def metastability_tail(series: DependencySeries, fault_end: float,
+                       grace: float = METASTABLE_GRACE) -> int:
+    """Intervals starting at or after ``fault_end + grace`` (0 when the fault never ended)."""
+    if not math.isfinite(fault_end):
+        return 0
+    return max(0, series.n - int(math.ceil((fault_end + grace) / series.interval)))
+
+
+def dependency_metrics(series: DependencySeries, faults: list[FaultWindow],
+                       grace: float = METASTABLE_GRACE) -> dict[str, float]:
+    """Every metric of ``DEPENDENCY_METRICS`` for one dependency, keyed by the short name."""
+    c = series.counts
+    offered = int(c["offered"].sum())
+    fault_end = last_fault_end(faults, series.name)
+    hist = series.latency_hist.sum(axis=0) if series.latency_hist is not None else np.zeros(1)
+    return {
+        "peak_offered_rps": float(c["offered"].max(initial=0)) / series.interval,
+        "peak_served_rps": float(c["served"].max(initial=0)) / series.interval,
+        "throttled_share": ratio(c["throttled"].sum(), offered),
+        "failed_share": ratio(c["failed"].sum(), offered),
+        "timed_out_share": ratio(c["timed_out"].sum(), offered),
+        "retry_amplification": ratio(offered, c["needed"].sum()),
+        "goodput": ratio(c["served"].sum(), offered),
+        "time_to_drain": time_to_drain(series, fault_end),
+        "metastable": 1.0 if is_metastable(series, fault_end, grace) else 0.0,
+        "latency.p50": percentile_from_histogram(hist, 50),
+        "latency.p99": percentile_from_histogram(hist, 99),
+    }

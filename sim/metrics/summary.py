@@ -1,0 +1,173 @@
+"""Everything the report shows, computed from a Run in one pass: a Summary."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sim.results import Run
+
+from .attempts import (
+    attempt_metrics,
+    instance_count,
+    outcome_counts,
+    step_retry_means,
+    value_counts,
+)
+from .dependencies import (
+    METASTABLE_GRACE,
+    dependency_metrics,
+    last_fault_end,
+    metastability_tail,
+)
+from .phases import Phase, phase_breakdown
+from .verdicts import Verdict, evaluate_slos, parse_slos
+
+__all__ = ["Summary", "summarize", "compute_metrics", "validity_warnings", "CAPACITY_WARNING_SHARE"]
+
+# A fake serving this share of its capacity is the bottleneck: the run measured the harness.
+CAPACITY_WARNING_SHARE = 0.9
+_HARNESS_ENGINES = ("exec", "load")
+
+
+@dataclass
+class Summary:
+    """The report's numbers. ``metrics`` keys are the product's metric names (NaN: not measured)."""
+
+    instances: int
+    attempts: int
+    metrics: dict[str, float]
+    verdicts: list[Verdict]
+    outcomes: dict[str, int]
+    error_classes: dict[str, int]
+    failed_steps: dict[str, int]
+    step_retries: dict[str, float]  # mean retries per attempt, per step
+    findings: dict[str, int]
+    phases: list[Phase]
+    dependencies: list[str]
+    faults: list[dict]
+    meta: dict
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def slos_passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+    def dependency(self, name: str) -> dict[str, float]:
+        """The metrics of one dependency under their short names (``peak_offered_rps``, ...)."""
+        prefix = f"dependencies.{name}."
+        return {k[len(prefix):]: v for k, v in self.metrics.items() if k.startswith(prefix)}
+
+    def to_json(self) -> str:
+        """JSON text; NaN and infinities become null (JSON has no NaN)."""
+        data = asdict(self)
+        data["slos_passed"] = self.slos_passed
+        return json.dumps(_nulls(data), indent=2, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Summary":
+        data = json.loads(text)
+        data.pop("slos_passed", None)
+        data["metrics"] = {k: _nan(v) for k, v in data["metrics"].items()}
+        data["step_retries"] = {k: _nan(v) for k, v in data["step_retries"].items()}
+        data["verdicts"] = [
+            Verdict(**{**v, "measured": _nan(v["measured"]), "threshold": _nan(v["threshold"])})
+            for v in data["verdicts"]
+        ]
+        data["phases"] = [
+            Phase(**{**p, "p50": _nan(p["p50"]), "p95": _nan(p["p95"])}) for p in data["phases"]
+        ]
+        return cls(**data)
+
+    @classmethod
+    def read(cls, path: Path) -> "Summary":
+        return cls.from_json(Path(path).read_text())
+
+
+def _nan(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _nulls(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _nulls(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nulls(v) for v in obj]
+    if hasattr(obj, "item"):  # numpy scalars
+        return _nulls(obj.item())
+    return obj
+
+
+def compute_metrics(run: Run, grace: float = METASTABLE_GRACE) -> dict[str, float]:
+    """Every metric of the run by name: fleet metrics, then ``dependencies.<name>.<metric>``."""
+    sim_end = run.meta.sim_end or run.meta.horizon
+    metrics = attempt_metrics(run.attempts, sim_end)
+    for name, series in run.dependencies.items():
+        for key, value in dependency_metrics(series, run.faults, grace).items():
+            metrics[f"dependencies.{name}.{key}"] = value
+    return metrics
+
+
+def validity_warnings(run: Run, metrics: dict[str, float],
+                      grace: float = METASTABLE_GRACE) -> list[str]:
+    """The engine's warnings, plus what makes this run's numbers doubtful."""
+    warnings = list(run.meta.warnings)
+    if run.meta.partial:
+        warnings.append(
+            f"partial run: interrupted after {run.meta.sim_end:g}s of {run.meta.horizon:g}s; "
+            "the metrics cover only what had happened by then"
+        )
+    for name, series in run.dependencies.items():
+        fault_end = last_fault_end(run.faults, name)
+        if fault_end == fault_end and metastability_tail(series, fault_end, grace) < 2:
+            warnings.append(
+                f"{name}: the run ended too soon after the last fault (ending at {fault_end:g}s) "
+                f"to judge metastability: it needs {grace:g}s of grace plus 2 intervals; "
+                "metastable is reported as 0"
+            )
+    if run.meta.engine in _HARNESS_ENGINES:
+        for name, series in run.dependencies.items():
+            capacity = series.capacity_rps
+            peak = metrics.get(f"dependencies.{name}.peak_served_rps", math.nan)
+            if capacity == capacity and capacity > 0 and peak >= CAPACITY_WARNING_SHARE * capacity:
+                warnings.append(
+                    f"{name}: peak served {peak:g}/s reached {peak / capacity:.0%} of the fake's "
+                    f"capacity ({capacity:g}/s): the harness may be the bottleneck, not the "
+                    "bootstrap"
+                )
+    return warnings
+
+
+def summarize(run: Run, grace: float = METASTABLE_GRACE) -> Summary:
+    """Metrics, SLO verdicts, counts and validity warnings of one run."""
+    table = run.attempts
+    metrics = compute_metrics(run, grace)
+    verdicts = evaluate_slos(parse_slos(run.scenario.get("slos", [])), metrics)
+    return Summary(
+        instances=instance_count(table),
+        attempts=len(table),
+        metrics=metrics,
+        verdicts=verdicts,
+        outcomes=outcome_counts(table),
+        error_classes=value_counts(table.error_class),
+        failed_steps=value_counts(table.failed_step),
+        step_retries=step_retry_means(table),
+        findings=_finding_counts(table.findings),
+        phases=phase_breakdown(table),
+        dependencies=list(run.dependencies),
+        faults=[asdict(f) for f in run.faults],
+        meta=asdict(run.meta),
+        warnings=validity_warnings(run, metrics, grace),
+    )
+
+
+def _finding_counts(findings: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for text, n in value_counts(findings).items():  # distinct strings, not attempts
+        for name in filter(None, text.split(";")):
+            counts[name] = counts.get(name, 0) + n
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

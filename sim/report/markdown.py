@@ -1,0 +1,140 @@
+"""``report.md``: the run for people, tables and plots (linked as relative PNG files)."""
+
+from __future__ import annotations
+
+from sim.metrics import Summary
+from sim.scenario.slos import DEPENDENCY_METRICS, PERCENTILES
+
+from .format import format_seconds, format_value
+
+__all__ = ["render_markdown", "DISTRIBUTIONS"]
+
+DISTRIBUTIONS = ("time_to_ready", "secret_fetch_latency", "agent_start_time", "cold_start_latency",
+                 "initial_metric_gap")
+_DEPENDENCY_COLUMNS = (
+    ("peak offered", "peak_offered_rps"), ("peak served", "peak_served_rps"),
+    ("throttled", "throttled_share"), ("failed", "failed_share"), ("timed out", "timed_out_share"),
+    ("amplification", "retry_amplification"), ("goodput", "goodput"),
+    ("latency p50", "latency.p50"), ("latency p99", "latency.p99"),
+    ("time to drain", "time_to_drain"), ("metastable", "metastable"),
+)
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", r"\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[object]], left: int = 1) -> list[str]:
+    """A Markdown table; the first ``left`` columns are text, the others numbers (right-aligned)."""
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |",
+             "|" + "|".join("---" if i < left else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _image(name: str, alt: str, plots: list[str]) -> list[str]:
+    return [f"![{alt}]({name})", ""] if name in plots else []
+
+
+def _headline(s: Summary) -> list[str]:
+    m = s.metrics
+    ttr = " / ".join(format_seconds(m[f"time_to_ready.{p}"]) for p in ("p50", "p95", "p99"))
+    rows = [
+        ["instances launched", f"{s.instances:,}"],
+        ["boot attempts", f"{s.attempts:,}"],
+        ["bootstrap success rate", format_value(m["bootstrap_success_rate"], "ratio")],
+        ["time to ready p50 / p95 / p99", ttr],
+        ["retries per boot mean / p99 / max", " / ".join(
+            format_value(m[f"bootstrap_retries.{k}"], "count") for k in ("mean", "p99", "max"))],
+        ["bootstrap error rate", format_value(m["bootstrap_error_rate"], "per_mille")],
+    ]
+    return _table(["", "value"], rows)
+
+
+def _slos(s: Summary) -> list[str]:
+    if not s.verdicts:
+        return ["The scenario sets no SLOs.", ""]
+    rows = [[v.slo, format_value(v.measured, v.kind), f"{v.op} {format_value(v.threshold, v.kind)}",
+             "pass" if v.passed else "**FAIL**"] for v in s.verdicts]
+    return _table(["SLO", "measured", "threshold", "result"], rows, left=4)
+
+
+def _dependencies(s: Summary) -> list[str]:
+    if not s.dependencies:
+        return ["No dependency series in this run.", ""]
+    rows = []
+    for name in s.dependencies:
+        values = s.dependency(name)
+        rows.append([name] + [format_value(values.get(key), DEPENDENCY_METRICS[key])
+                              for _, key in _DEPENDENCY_COLUMNS])
+    return _table(["dependency"] + [label for label, _ in _DEPENDENCY_COLUMNS], rows)
+
+
+def _faults(s: Summary) -> list[str]:
+    if not s.faults:
+        return ["No faults were injected.", ""]
+    rows = [[f["kind"], f["target"], format_seconds(f["start"]),
+             format_seconds(f["end"]) if f["end"] is not None else "end of run",
+             ", ".join(f"{k}={v}" for k, v in (f.get("params") or {}).items())] for f in s.faults]
+    return _table(["kind", "target", "from", "to", "parameters"], rows, left=5)
+
+
+def _counts(title: str, counts: dict[str, int], empty: str) -> list[str]:
+    if not counts:
+        return [f"{empty}", ""]
+    return _table([title, "attempts"], [[k, f"{n:,}"] for k, n in counts.items()])
+
+
+def _distributions(s: Summary) -> list[str]:
+    rows = [[name] + [format_seconds(s.metrics.get(f"{name}.{p}")) for p in PERCENTILES]
+            for name in DISTRIBUTIONS]
+    return _table(["metric"] + list(PERCENTILES), rows)
+
+
+def render_markdown(summary: Summary, plots: list[str]) -> str:
+    """The report text; ``plots`` are the PNG file names written next to it."""
+    s, meta = summary, summary.meta
+    failed = sum(not v.passed for v in s.verdicts)
+    verdict = (f"**{failed} of {len(s.verdicts)} SLOs failed.**" if failed
+               else f"All {len(s.verdicts)} SLOs passed." if s.verdicts else "No SLOs set.")
+    out = [
+        f"# bootstorm report: {meta.get('scenario_name') or 'scenario'}",
+        "",
+        f"Engine `{meta.get('engine')}`, seed {meta.get('seed')}, horizon "
+        f"{format_seconds(meta.get('horizon'))}, started {meta.get('started_at')}, "
+        f"wall time {format_seconds(meta.get('wall_seconds') or 0.0)}, scenario hash "
+        f"`{meta.get('scenario_hash')}`.",
+        "",
+        verdict,
+        "",
+    ]
+    if s.warnings:
+        out += [f"**{len(s.warnings)} validity warning(s): see [Warnings](#warnings) before "
+                "trusting these numbers.**", ""]
+    out += ["## Headline", ""] + _headline(s)
+    out += ["## SLOs", ""] + _slos(s)
+    out += ["## Time to ready", ""] + _image("time_to_ready_cdf.png", "time to ready CDF", plots)
+    out += _distributions(s)
+    out += ["## Dependencies", ""] + _dependencies(s)
+    out += _image("dependency_load.png", "load per dependency over time", plots)
+    out += ["### Faults", ""] + _faults(s)
+    out += ["## Outcomes and errors", ""] + _counts("outcome", s.outcomes, "")
+    out += _counts("error class", s.error_classes, "No errors.")
+    out += _counts("failed step", s.failed_steps, "No step failed.")
+    out += _counts("finding", s.findings, "No findings.")
+    out += ["### Retries", ""]
+    out += _table(["step", "mean retries per attempt"],
+                  [[k, format_value(v, "count")] for k, v in s.step_retries.items()])
+    out += _image("retries_per_boot.png", "retries per boot attempt", plots)
+    out += ["## Phase breakdown", ""]
+    out += _table(["phase", "attempts", "median", "p95"],
+                  [[p.name, f"{p.count:,}", format_seconds(p.p50), format_seconds(p.p95)]
+                   for p in s.phases]) if s.phases else ["No attempts.", ""]
+    out += _image("phase_breakdown.png", "median and p95 time per boot phase", plots)
+    out += ["## Warnings", ""]
+    out += [f"- {w}" for w in s.warnings] if s.warnings else ["None."]
+    out += ["", "## Files", "",
+            "`summary.json` (all numbers), `metrics.prom` (OpenMetrics), `junit.xml` (SLOs as "
+            "tests), `attempts.csv` (one row per boot attempt), `dependencies/` (load per "
+            "interval), `run.json`, `scenario.json`, `faults.json`.", ""]
+    return "\n".join(out)

@@ -1,0 +1,257 @@
+"""The report's plots, drawn with matplotlib's Agg canvas (no pyplot, no global backend state).
+
+Each function draws one PNG into a folder and returns its file name; ``write_plots`` draws them
+all. Big runs are thinned before drawing (quantiles, samples, bins), never looped over.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from sim.metrics import Summary
+from sim.metrics.attempts import ready_by_launch
+from sim.results import FaultWindow, Run
+
+from .format import format_seconds
+
+__all__ = ["write_plots", "plot_time_to_ready", "plot_dependency_load", "plot_retries",
+           "plot_phases", "PLOT_FILES"]
+
+PLOT_FILES = ("time_to_ready_cdf.png", "dependency_load.png", "retries_per_boot.png",
+              "phase_breakdown.png")
+_DPI = 110
+_PASS, _FAIL, _FAULT = "#2a9d4b", "#d62728", "#9467bd"
+_CDF_POINTS = 2000
+_SCATTER_POINTS = 4000
+_LOAD_POINTS = 400
+
+
+def _figure(width: float, height: float, rows: int = 1, cols: int = 1, **kw):
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _save(fig: Figure, folder: Path, name: str) -> str:
+    fig.savefig(Path(folder) / name, dpi=_DPI)
+    return name
+
+
+def _fault_end(fault: FaultWindow, horizon: float) -> float:
+    end = fault.end
+    return horizon if end is None or end != end or math.isinf(end) else end
+
+
+def _shade_faults(ax, faults: list[FaultWindow], horizon: float, labels: bool = True,
+                  alpha: float = 0.12) -> None:
+    """Faults as shaded bands, labelled at the top of the axes."""
+    for k, fault in enumerate(faults):
+        end = _fault_end(fault, horizon)
+        ax.axvspan(fault.start, end, color=_FAULT, alpha=alpha, lw=0,
+                   label="fault window" if k == 0 and labels else None)
+        if labels:
+            ax.annotate(f"{fault.kind} {fault.target}", xy=(fault.start, 1.0),
+                        xycoords=("data", "axes fraction"), xytext=(2, -2 - 10 * (k % 3)),
+                        textcoords="offset points", va="top", fontsize=7.5, color=_FAULT)
+
+
+def _thin(sorted_values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values, rank) at most ``points`` evenly spaced ranks of a sorted array (CDF drawing)."""
+    n = sorted_values.size
+    ranks = np.unique(np.linspace(0, n - 1, min(n, points)).astype(np.int64))
+    return sorted_values[ranks], ranks + 1
+
+
+def plot_time_to_ready(run: Run, summary: Summary, folder: Path) -> str:
+    """CDF of time to ready (with SLO thresholds), and time to ready by launch time."""
+    launch, ttr = ready_by_launch(run.attempts)
+    fig, axes = _figure(12.5, 4.8, 1, 2)
+    ax, by_launch = axes[0]
+    launched = max(summary.instances, 1)
+    if ttr.size:
+        values, ranks = _thin(np.sort(ttr), _CDF_POINTS)
+        ax.step(np.r_[0.0, values], np.r_[0.0, ranks / launched] * 100, where="post",
+                color="C0", lw=1.8, label="instances ready")
+    ax.axhline(summary.metrics["bootstrap_success_rate"] * 100 if ttr.size else 0, color="grey",
+               ls=":", lw=1, label="success rate")
+    ttr_slos = [v for v in summary.verdicts
+                if v.metric.startswith("time_to_ready.") and math.isfinite(v.threshold)]
+    for v in ttr_slos:
+        ax.axvline(v.threshold, color=_PASS if v.passed else _FAIL, ls="--", lw=1.3,
+                   label=f"SLO {v.slo} ({'pass' if v.passed else 'FAIL'}, "
+                         f"measured {format_seconds(v.measured)})")
+    if run.faults:
+        horizon = run.meta.horizon
+        text = "\n".join(f"{f.kind} {f.target}: {format_seconds(f.start)}-"
+                         f"{format_seconds(_fault_end(f, horizon))}" for f in run.faults[:6])
+        ax.text(0.98, 0.04, "faults (run time)\n" + text, transform=ax.transAxes, ha="right",
+                va="bottom", fontsize=7.5, color=_FAULT,
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": _FAULT, "lw": 0.6})
+    ax.set(title="Time to ready (from first launch)", xlabel="time to ready (s)",
+           ylabel="instances launched ready (%)", ylim=(0, 102))
+    thresholds = [v.threshold for v in ttr_slos]
+    ax.set_xlim(0, 1.05 * max([float(ttr.max()) if ttr.size else 0.0, 1.0] + thresholds))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center right", fontsize=8)
+    if not ttr.size:
+        for panel in (ax, by_launch):
+            panel.text(0.5, 0.8, "no instance became ready", transform=panel.transAxes,
+                       ha="center", fontsize=11)
+
+    _plot_ttr_by_launch(by_launch, launch, ttr, run)
+    return _save(fig, folder, "time_to_ready_cdf.png")
+
+
+def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run) -> None:
+    horizon = max(run.meta.horizon or 1.0, float(launch.max()) if launch.size else 0.0)
+    if launch.size:
+        rng = np.random.default_rng(0)  # a fixed sample: same run, same picture
+        pick = rng.choice(launch.size, min(launch.size, _SCATTER_POINTS), replace=False)
+        ax.scatter(launch[pick], ttr[pick], s=5, alpha=0.35, color="C0", lw=0,
+                   label="an instance" + (" (sample)" if launch.size > _SCATTER_POINTS else ""))
+        bins = np.linspace(0, horizon + 1e-9, 41)
+        slot = np.clip(np.digitize(launch, bins) - 1, 0, len(bins) - 2)
+        order = np.argsort(slot, kind="stable")
+        groups = np.split(ttr[order], np.flatnonzero(np.diff(slot[order])) + 1)
+        present = np.unique(slot[order])
+        centres = (bins[present] + bins[present + 1]) / 2
+        for q, style in ((50, "-"), (95, "--")):
+            ax.plot(centres, [np.percentile(g, q) for g in groups], style, color="C1", lw=1.6,
+                    label=f"p{q} per launch bin")
+    _shade_faults(ax, run.faults, horizon)
+    ax.set(title="Time to ready by launch time", xlabel="first launch (s since run start)",
+           ylabel="time to ready (s)")
+    ax.set_xlim(0, horizon)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
+
+
+def _rebin(values: np.ndarray, factor: int) -> np.ndarray:
+    """Sum ``values`` over groups of ``factor`` intervals (the last group may be short)."""
+    if factor == 1:
+        return values
+    pad = (-len(values)) % factor
+    return np.r_[values, np.zeros(pad, dtype=values.dtype)].reshape(-1, factor).sum(axis=1)
+
+
+def plot_dependency_load(run: Run, summary: Summary, folder: Path) -> str:
+    """One panel per dependency: calls per second by kind, fault windows shaded."""
+    names = list(run.dependencies) or ["(none)"]
+    fig, axes = _figure(12.5, 1.0 + 2.5 * len(names), len(names), 1, sharex=True)
+    for ax, name in zip(axes[:, 0], names):
+        series = run.dependencies.get(name)
+        if series is None:
+            ax.text(0.5, 0.5, "no dependency series in this run", transform=ax.transAxes,
+                    ha="center")
+            ax.set_axis_off()
+            continue
+        # Long runs: average over a few intervals so the lines stay readable (peaks are in
+        # the title, exact per-interval counts in dependencies/<name>.csv).
+        factor = max(1, math.ceil(series.n / _LOAD_POINTS))
+        width = series.interval * factor
+        c = {k: _rebin(v, factor) / width for k, v in series.counts.items()}
+        t = np.arange(len(c["offered"])) * width
+        errors = c["failed"] + c["timed_out"] + c["rejected"]
+        # Offered is drawn wide underneath: where served equals it, both stay visible.
+        lines = (("offered", c["offered"], "C0", "-", 2.8),
+                 ("needed (first tries)", c["needed"], "grey", "--", 1.2),
+                 ("served", c["served"], _PASS, "-", 1.2),
+                 ("throttled", c["throttled"], "C1", "-", 1.2),
+                 ("failed + timed out + rejected", errors, _FAIL, "-", 1.2))
+        for label, values, color, style, lw in lines:
+            ax.plot(t, values, style, color=color, lw=lw, label=label, drawstyle="steps-post")
+        peak = max(float(c["offered"].max(initial=0)), 1.0)
+        capacity = series.capacity_rps
+        if math.isfinite(capacity) and capacity <= 3 * peak:  # else it would flatten the lines
+            ax.axhline(capacity, color="black", ls=":", lw=1, label="capacity")
+        ours = [f for f in run.faults if f.target == name]
+        _shade_faults(ax, ours, run.meta.horizon or t[-1] + width)
+        others = [f for f in run.faults if f.target != name]
+        _shade_faults(ax, others, run.meta.horizon or t[-1] + width, labels=False, alpha=0.05)
+        m = summary.dependency(name)
+        cap = f", capacity {capacity:g}/s" if math.isfinite(capacity) else ""
+        ax.set_title(f"{name}: peak offered {m['peak_offered_rps']:g}/s{cap}, amplification "
+                     f"{m['retry_amplification']:.2f}x, time to drain "
+                     f"{format_seconds(m['time_to_drain'])}", fontsize=10, loc="left")
+        unit = "" if factor == 1 else f" (mean over {format_seconds(width)})"
+        ax.set_ylabel("calls per second" + unit)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if run.faults and "fault window" not in labels:
+        handles.append(Patch(color=_FAULT, alpha=0.12))
+        labels.append("fault window")
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", fontsize=8)
+        axes[-1, 0].set_xlabel("time since run start (s)")
+    fig.suptitle("Load on each dependency (faults on this dependency labelled; others faint)",
+                 fontsize=12)
+    return _save(fig, folder, "dependency_load.png")
+
+
+def plot_retries(run: Run, summary: Summary, folder: Path) -> str:
+    """How many retries boot attempts needed: a histogram over attempts."""
+    retries = run.attempts.column("retries")
+    fig, axes = _figure(8, 4.2)
+    ax = axes[0, 0]
+    if retries.size:
+        top = int(retries.max())
+        # One bar per retry count while that stays readable, 50 bins beyond.
+        edges = np.arange(top + 2) - 0.5 if top <= 60 else np.linspace(0, top + 1, 51)
+        counts, edges = np.histogram(retries, bins=edges)
+        ax.bar((edges[:-1] + edges[1:]) / 2, counts, width=np.diff(edges) * 0.85, color="C0",
+               label="boot attempts")
+        nonzero = counts[counts > 0]
+        if nonzero.max() > 100 * nonzero.min():  # long tail: show it rather than flatten it
+            ax.set_yscale("log")
+            ax.set_ylabel("boot attempts (log scale)")
+        for key, style in (("mean", "--"), ("p99", ":")):
+            value = summary.metrics[f"bootstrap_retries.{key}"]
+            ax.axvline(value, color=_FAIL, ls=style, lw=1.2, label=f"{key} {value:.3g}")
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no boot attempts", transform=ax.transAxes, ha="center")
+    ax.set_title("Retries per boot attempt")
+    ax.set_xlabel("retries in one boot attempt (all steps)")
+    if not ax.get_ylabel():
+        ax.set_ylabel("boot attempts")
+    ax.grid(alpha=0.3, axis="y")
+    return _save(fig, folder, "retries_per_boot.png")
+
+
+def plot_phases(run: Run, summary: Summary, folder: Path) -> str:
+    """Median and p95 time in each boot phase, as horizontal bars."""
+    phases = [p for p in summary.phases if p.count]
+    fig, axes = _figure(9, 1.4 + 0.6 * max(len(phases), 1))
+    ax = axes[0, 0]
+    if phases:
+        y = np.arange(len(phases))[::-1]
+        for offset, key, color in ((0.2, "p50", "C0"), (-0.2, "p95", "C1")):
+            values = [getattr(p, key) for p in phases]
+            bars = ax.barh(y + offset, values, height=0.38, color=color,
+                           label="median" if key == "p50" else "p95")
+            ax.bar_label(bars, [format_seconds(v) for v in values], padding=3, fontsize=8)
+        ax.set_yticks(y, [f"{p.name}\n({p.count:,} attempts)" for p in phases], fontsize=8.5)
+        ax.margins(x=0.15)
+        ax.legend(fontsize=8, loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "no phases: no attempt reached a mark", transform=ax.transAxes,
+                ha="center")
+    ax.set(title="Where boot time goes (time between consecutive marks)", xlabel="seconds")
+    ax.grid(alpha=0.3, axis="x")
+    return _save(fig, folder, "phase_breakdown.png")
+
+
+def write_plots(run: Run, summary: Summary, folder: Path) -> list[str]:
+    """Draw every plot into ``folder``; returns the file names written."""
+    return [plot(run, summary, Path(folder)) for plot in
+            (plot_time_to_ready, plot_dependency_load, plot_retries, plot_phases)]

@@ -1,0 +1,44 @@
+"""How numbers are shown, and that importing the report has no side effects."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.report.format import format_seconds, format_value
+
+
+@pytest.mark.parametrize("value, kind, shown", [
+    (0.999, "ratio", "99.90%"),
+    (0.99995, "ratio", "99.9950%"),
+    (1.0, "ratio", "100.00%"),
+    (119.6, "duration", "2m00s"),  # not 1m60s
+    (59.96, "duration", "1m00s"),
+    (0.0123, "duration", "12ms"),
+    (0.0, "duration", "0s"),
+    (12.5, "rate", "12.5/s"),
+    (3.0, "count", "3"),
+    (12345.6, "count", "12,346"),
+    (1.0, "bool", "yes"),
+    (0.0, "bool", "no"),
+    (333.333, "per_mille", "333.33 per 1,000"),
+    (math.nan, "ratio", "n/a"),
+    (None, "count", "n/a"),
+])
+def test_format_value(value, kind, shown):
+    assert format_value(value, kind) == shown
+
+
+def test_format_seconds_edges():
+    assert format_seconds(math.nan) == "n/a"
+    assert format_seconds(math.inf) == "inf"
+    assert format_seconds(0.0005) == "500µs"
+
+
+def test_importing_the_report_does_not_load_matplotlib():
+    code = "import sys, sim.report, sim.metrics; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"
