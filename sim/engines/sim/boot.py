@@ -17,6 +17,7 @@ from sim.policies.classify import ErrorClass
 __all__ = ["Boot", "CallRun"]
 
 _STEP, _TOKEN, _CREDS = 0, 1, 2
+_FINISHED = -1  # in Boot.pending: the step is done
 # A compare-and-set conflict: the application re-reads and tries again; retryable for it.
 _CONFLICT = ErrorClass("transient", True, True)
 _CLASSES: dict[str, ErrorClass] = {
@@ -43,7 +44,7 @@ class Boot:
 
     __slots__ = ("engine", "instance", "attempt", "launch", "start", "pending", "step_retries",
                  "marks", "calls", "retries", "done", "token_at", "token_exp", "creds_at",
-                 "creds_exp", "clients", "limits", "first_launch")
+                 "creds_exp", "clients", "limits", "first_launch", "ready_at", "unfinished")
 
     def __init__(self, engine, instance, attempt, launch, first_launch):
         self.engine = engine
@@ -52,7 +53,7 @@ class Boot:
         self.launch = launch
         self.first_launch = first_launch
         self.start = math.nan
-        self.pending = None  # per step: predecessors not finished yet
+        self.pending = None  # per step: predecessors not finished yet; -1 once it is done
         self.step_retries = None
         self.marks = None
         self.calls = 0
@@ -64,11 +65,24 @@ class Boot:
         self.creds_exp = -math.inf
         self.clients = None
         self.limits = None  # per-instance rate limit buckets, by dependency
+        self.ready_at = math.nan  # steps after the ready mark (a late agent) still run
+        self.unfinished = 0  # steps not finished yet
+
+    def running_step(self) -> str:
+        """The first step that started and has not finished (for hung and deadline records)."""
+        if self.pending is None:
+            return "os_boot"
+        model = self.engine.model
+        for i in model.order:
+            if self.pending[i] == 0:
+                return model.steps[i].name
+        return ""
 
     def begin(self, now):
         model = self.engine.model
         self.start = now
         self.pending = [len(s.after) for s in model.steps]
+        self.unfinished = len(model.steps)
         self.step_retries = [0] * len(model.steps)
         for i in model.roots:
             self.start_step(i)
@@ -110,12 +124,16 @@ class Boot:
     def step_ok(self, i, now):
         model = self.engine.model
         step = model.steps[i]
+        self.pending[i] = _FINISHED
         if step.marks:
             if self.marks is None:
                 self.marks = {}
             for m in step.marks:
                 self.marks[m] = now
+        self.unfinished -= 1
         if step.is_ready:
+            self.ready_at = now
+        if self.unfinished == 0:
             self.engine.finish(self, "ready", now)
             return
         pending = self.pending
@@ -128,12 +146,20 @@ class Boot:
         step = self.engine.model.steps[i]
         if step.optional:
             pending = self.pending
+            pending[i] = _FINISHED
+            self.unfinished -= 1
+            if self.unfinished == 0:
+                self.engine.finish(self, "ready" if self.ready_at == self.ready_at else "failed",
+                                   now)
+                return
             for c in step.children:
                 pending[c] -= 1
                 if pending[c] == 0:
                     self.start_step(c)
             return
-        self.engine.finish(self, "failed", now, code, step.name)
+        # After the ready mark a failure does not undo readiness; it is still recorded.
+        outcome = "ready" if self.ready_at == self.ready_at else "failed"
+        self.engine.finish(self, outcome, now, code, step.name)
 
 
 class CallRun:

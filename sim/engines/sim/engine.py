@@ -99,7 +99,8 @@ class SimEngine:
                 gc.enable()
         end = min(env.now, self.horizon)
         for boot in sorted(self.active, key=lambda b: (b.instance, b.attempt)):
-            self._record(boot, "unfinished", end)
+            # Ready, with steps after the ready mark still running: it is ready.
+            self._record(boot, "ready" if boot.ready_at == boot.ready_at else "unfinished", end)
         self.active.clear()
         if self.progress is not None:
             self.progress(end, self.horizon, self.finished, self.size)
@@ -168,13 +169,13 @@ class SimEngine:
 
     def _grace_over(self, ev):
         boot = ev._value
-        if not boot.done:
-            self.finish(boot, "hung", self.env._now, "HealthCheckGraceExceeded", _running_step(boot))
+        if not boot.done and boot.ready_at != boot.ready_at:  # not ready (NaN) yet
+            self.finish(boot, "hung", self.env._now, "HealthCheckGraceExceeded", boot.running_step())
 
     def _deadline_over(self, ev):
         boot = ev._value
-        if not boot.done:
-            self.finish(boot, "failed", self.env._now, "BootstrapDeadlineExceeded", _running_step(boot))
+        if not boot.done and boot.ready_at != boot.ready_at:
+            self.finish(boot, "failed", self.env._now, "BootstrapDeadlineExceeded", boot.running_step())
 
     # -- step callbacks (shared, so no closure per step) --------------------------------
     def on_work_done(self, ev):
@@ -229,7 +230,7 @@ class SimEngine:
             launch=boot.launch,
             start=boot.start,
             end=now,
-            ready_time=now if outcome == "ready" else math.nan,
+            ready_time=boot.ready_at,
             outcome=outcome,
             error_class=error_class,
             failed_step=failed_step,
@@ -296,18 +297,6 @@ def _toggle(values: list, value, sign: int) -> None:
         values.append(value)
     else:
         values.remove(value)
-
-
-def _running_step(boot) -> str:
-    """The first step that had started but not finished (for hung/deadline records)."""
-    if boot.pending is None:
-        return "os_boot"
-    model = boot.engine.model
-    for i in model.order:
-        step = model.steps[i]
-        if boot.pending[i] == 0 and not (boot.marks and step.marks and all(m in boot.marks for m in step.marks)):
-            return step.name
-    return ""
 
 
 def _versions() -> dict:
