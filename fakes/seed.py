@@ -252,7 +252,7 @@ def issue_role_credentials(
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=int(duration_s))[
         "Credentials"
     ]
-    expiration = creds["Expiration"]
+    expiration = creds["Expiration"].astimezone(dt.timezone.utc)
     intended = asked_at + dt.timedelta(seconds=duration_s)
     # moto computes Expiration from the duration we sent; guard against a moto that clamps it.
     if abs((expiration - intended).total_seconds()) > 5:
