@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped into a file or CI log: wide enough that table columns are not cut.
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 120)
 
 
 def _cmd_run(args) -> int:

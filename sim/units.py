@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 __all__ = ["parse_duration", "Duration", "PositiveDuration", "format_duration"]
 
@@ -54,18 +54,27 @@ def _positive(value: object) -> float:
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-PositiveDuration = Annotated[float, BeforeValidator(_positive)]
+# Editors validate scenario files against the JSON Schema: say that "250ms" is welcome too.
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*((\d+(\.\d+)?|\.\d+)\s*(us|µs|ms|s|m|h|d)\s*)+$"},
+    ],
+    "description": "seconds, or a duration with units: 250ms, 30s, 2m, 1h30m",
+}
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
+PositiveDuration = Annotated[float, BeforeValidator(_positive), WithJsonSchema(_DURATION_SCHEMA)]
 
 
 def format_duration(seconds: float) -> str:
     """A short human form: ``850ms``, ``12.3s``, ``4m05s``."""
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
+    if seconds < 59.95:
         return f"{seconds:.1f}s"
-    m, s = divmod(seconds, 60)
+    total = int(round(seconds))  # round first: 119.6 s is 2m00s, not 1m60s
+    m, s = divmod(total, 60)
     if m < 60:
-        return f"{int(m)}m{s:02.0f}s"
+        return f"{m}m{s:02d}s"
     h, m = divmod(m, 60)
-    return f"{int(h)}h{int(m):02d}m"
+    return f"{h}h{m:02d}m"

@@ -138,6 +138,7 @@ def dependency_metrics(series: DependencySeries, faults: list[FaultWindow],
         "goodput": ratio(c["served"].sum(), offered),
         "time_to_drain": time_to_drain(series, fault_end),
         "metastable": 1.0 if is_metastable(series, fault_end, grace) else 0.0,
+        "egress_bytes": float(c["bytes"].sum()),
         "latency.p50": percentile_from_histogram(hist, 50),
         "latency.p99": percentile_from_histogram(hist, 99),
     }

@@ -49,4 +49,9 @@ def format_value(value: float | None, kind: str) -> str:
         return f"{value:.2f} per 1,000"
     if kind == "bool":
         return "yes" if value else "no"
+    if kind == "bytes":
+        for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+            if value >= scale:
+                return f"{value / scale:.1f} {unit}"
+        return f"{value:.0f} B"
     return _number(value)

@@ -87,8 +87,10 @@ class _Families:
 def _family(metric: str, kind: str, prefix: str = "bootstorm_") -> tuple[str, str, dict[str, str]]:
     """(family name, unit, labels) of a metric name like ``time_to_ready.p95``."""
     base, _, stat = metric.partition(".")
-    unit = "seconds" if kind == "duration" else ""
-    name = prefix + base + ("_seconds" if unit else "")
+    unit = {"duration": "seconds", "bytes": "bytes"}.get(kind, "")
+    name = prefix + base
+    if unit and not name.endswith("_" + unit):
+        name += "_" + unit
     return name, unit, ({"stat": stat} if stat else {})
 
 

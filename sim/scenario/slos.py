@@ -21,7 +21,7 @@ __all__ = ["SLO", "METRICS", "DEPENDENCY_METRICS", "metric_kind", "PERCENTILES"]
 PERCENTILES = ("p50", "p90", "p95", "p99", "p99.9", "max", "mean")
 
 # metric name -> kind of value: "ratio" (fraction), "duration" (seconds), "count", "rate" (/s),
-# "per_mille" (per 1,000 boots), "bool".
+# "per_mille" (per 1,000 boots), "bool", "bytes".
 METRICS: dict[str, str] = {
     "bootstrap_success_rate": "ratio",
     "bootstrap_error_rate": "per_mille",
@@ -48,6 +48,7 @@ DEPENDENCY_METRICS: dict[str, str] = {
     "goodput": "ratio",  # served / offered
     "time_to_drain": "duration",
     "metastable": "bool",
+    "egress_bytes": "bytes",  # payload bytes served (downloads)
     "latency.p50": "duration",
     "latency.p99": "duration",
 }
@@ -86,6 +87,13 @@ def _value(kind: str, raw: object) -> float:
         if text.lower() in ("false", "0", "no"):
             return 0.0
         raise ValueError(f"expected true or false, got {raw!r}")
+    if kind == "bytes":
+        m = re.match(r"^([0-9.]+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$", text)
+        if not m:
+            raise ValueError(f"expected a size like 500GB or 2TiB, got {raw!r}")
+        scale = {None: 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+                 "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}[m.group(2)]
+        return float(m.group(1)) * scale
     if kind == "rate" and text.endswith("/s"):
         text = text[:-2]
     return float(text)

@@ -98,6 +98,7 @@ class DependencyModel:
         self.peak = [0] * n
         self.hist = [0] * (n * _N_BINS)
         self._fast_callbacks: dict = {}
+        self.on_idle = None  # called when the last call in service finishes and none wait
 
     # -- the call -----------------------------------------------------------------------
     def call(self, op_index, boot, on_done, timeout, first, auth_error):
@@ -246,6 +247,12 @@ class DependencyModel:
             if nxt.answered and not self.continue_after_timeout:
                 continue
             self._serve(nxt, now)
+        if self.busy == 0 and self.on_idle is not None:
+            self.on_idle()
+
+    @property
+    def idle(self) -> bool:
+        return self.busy == 0 and not self.queue
 
     # -- answers ------------------------------------------------------------------------
     def _slot(self, now):
@@ -308,7 +315,8 @@ class DependencyModel:
 
     # -- results ------------------------------------------------------------------------
     def series(self, end: float) -> DependencySeries:
-        n = max(1, min(self.n, int(math.ceil(end / self.interval))))
+        # The interval holding `end` is included: what happened at the last instant counts.
+        n = max(1, min(self.n, int(end / self.interval) + 1))
         counts = {
             "offered": self.offered, "needed": self.needed, "served": self.served,
             "throttled": self.throttled, "failed": self.failed, "timed_out": self.timed_out,

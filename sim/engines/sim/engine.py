@@ -209,7 +209,16 @@ class SimEngine:
             return
         self.finished += 1
         if self.finished >= self.size:
+            self._stop_when_idle()
+
+    def _stop_when_idle(self):
+        """Every instance is done: stop once the dependencies have finished the work they
+        still hold (abandoned calls keep a server busy; that is part of what happened)."""
+        if all(d.idle for d in self.deps):
             self._end()
+        else:
+            for d in self.deps:
+                d.on_idle = self._stop_when_idle
 
     def _relaunch(self, ev):
         old = ev._value
