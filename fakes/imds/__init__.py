@@ -1,0 +1,11 @@
+"""An IMDSv2-faithful instance metadata service for many simulated instances at once.
+
+Start it with `start_imds()` (or ``python -m fakes.imds --port 0``); drive it with
+`ImdsClient`. Each instance answers under ``/<instance-id>/`` (see `fakes.imds.server`).
+"""
+
+from fakes.imds.client import ImdsClient, start_imds
+from fakes.imds.credentials import issue_role_credentials
+from fakes.imds.model import DEFAULT_INSTANCE_ID, Settings
+
+__all__ = ["ImdsClient", "start_imds", "issue_role_credentials", "Settings", "DEFAULT_INSTANCE_ID"]

@@ -1,0 +1,168 @@
+"""Everything the metadata service remembers: instances, session tokens, request limits, log.
+
+Plain objects driven by one asyncio loop (the server), so no locks; time comes from
+``time.monotonic()`` for TTLs and limits and ``time.time()`` for what is reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from fakes.imds.credentials import CredentialLedger, Issuer
+from fakes.imds.model import DEFAULT_INSTANCE_ID, Instance, Settings, metadata_tree
+
+__all__ = ["TokenBucket", "InstanceState", "ImdsState"]
+
+LOG_LIMIT = 200_000  # entries kept; the oldest fall off
+
+
+class TokenBucket:
+    """``rate`` requests per second with a burst of one second's worth."""
+
+    __slots__ = ("rate", "tokens", "stamp")
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.tokens = rate
+        self.stamp = time.monotonic()
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class InstanceState:
+    instance: Instance
+    tokens: dict[str, float] = field(default_factory=dict)  # token -> monotonic expiry
+    bucket: TokenBucket | None = None
+    _tree: dict | None = None
+
+    def __post_init__(self) -> None:
+        self.reset_bucket()
+
+    @property
+    def settings(self) -> Settings:
+        return self.instance.settings
+
+    @property
+    def tree(self) -> dict:
+        """``meta-data/`` for this instance, built once: it changes only with settings."""
+        if self._tree is None:
+            self._tree = metadata_tree(self.instance)
+        return self._tree
+
+    def reset_bucket(self) -> None:
+        rate = self.settings.rate_limit
+        self.bucket = TokenBucket(rate) if rate else None
+
+    def allow(self, now: float) -> bool:
+        return self.bucket is None or self.bucket.take(now)
+
+    def issue_token(self, ttl: int, now: float) -> str:
+        if len(self.tokens) > 1024:  # a boot storm of PUTs must not grow memory forever
+            self.tokens = {t: exp for t, exp in self.tokens.items() if exp > now}
+        # Real tokens are opaque base64 of ~56 characters.
+        token = "AQAEA" + secrets.token_urlsafe(40)
+        self.tokens[token] = now + ttl
+        return token
+
+    def token_valid(self, token: str, now: float) -> bool:
+        expiry = self.tokens.get(token)
+        return expiry is not None and now < expiry
+
+
+class ImdsState:
+    def __init__(self, issuer: Issuer, defaults: Settings | None = None):
+        self.defaults = defaults or Settings()
+        self.instances: dict[str, InstanceState] = {}
+        self.default_instance: str | None = None  # served at the root path
+        self.ledger = CredentialLedger(issuer)
+        self.log: deque[tuple] = deque(maxlen=LOG_LIMIT)
+        self.log_seq = 0
+        self._next_seq = 1
+
+    def add(self, spec: dict, at_root: bool = False) -> Instance:
+        spec = dict(spec)
+        allowed = {f.name for f in dataclasses.fields(Instance)} - {"seq"}
+        unknown = sorted(set(spec) - allowed)
+        if unknown:
+            raise ValueError(f"unknown instance field(s) {unknown}; expected some of {sorted(allowed)}")
+        settings = self.defaults.copy()
+        settings.update(spec.pop("settings", None) or {})
+        inst = Instance(seq=self._next_seq, settings=settings, **spec)
+        if inst.instance_id in self.instances:
+            raise ValueError(f"instance {inst.instance_id} already exists")
+        self._next_seq += 1
+        self.instances[inst.instance_id] = InstanceState(inst)
+        if at_root:
+            self.default_instance = inst.instance_id
+        return inst
+
+    def add_default(self) -> Instance:
+        return self.add({"instance_id": DEFAULT_INSTANCE_ID, "role": "bootstorm-instance"}, at_root=True)
+
+    def remove(self, instance_id: str) -> None:
+        if self.instances.pop(instance_id, None) is None:
+            raise KeyError(instance_id)
+        self.ledger.forget(instance_id)
+        if self.default_instance == instance_id:
+            self.default_instance = None
+
+    def get(self, instance_id: str) -> InstanceState:
+        try:
+            return self.instances[instance_id]
+        except KeyError:
+            raise KeyError(f"no instance {instance_id!r}; known: {len(self.instances)} instances") from None
+
+    def select(self, instance_id: str | None) -> list[InstanceState]:
+        return list(self.instances.values()) if instance_id is None else [self.get(instance_id)]
+
+    def configure(self, changes: dict, instance_id: str | None = None) -> None:
+        """Change settings of one instance, or of all and of the defaults for new ones."""
+        targets = self.select(instance_id)
+        for st in targets:
+            st.settings.update(changes)
+            st._tree = None
+        if instance_id is None:
+            self.defaults.update(changes)
+        if "rate_limit" in changes:
+            for st in targets:
+                st.reset_bucket()
+
+    def expire_tokens(self, instance_id: str | None = None) -> int:
+        count = 0
+        for st in self.select(instance_id):
+            count += len(st.tokens)
+            st.tokens.clear()
+        return count
+
+    def record(self, instance_id: str | None, method: str, path: str, status: int | str) -> None:
+        self.log_seq += 1
+        self.log.append((self.log_seq, time.time(), time.monotonic(), instance_id, method, path, status))
+
+    def log_since(self, since: int = 0, instance_id: str | None = None, limit: int = 50_000) -> list[dict]:
+        out = []
+        for seq, wall, mono, iid, method, path, status in self.log:
+            if seq <= since or (instance_id is not None and iid != instance_id):
+                continue
+            out.append({"seq": seq, "time": wall, "monotonic": mono, "instance_id": iid,
+                        "method": method, "path": path, "status": status})
+            if len(out) >= limit:
+                break
+        return out
+
+    def clear(self) -> None:
+        self.instances.clear()
+        self.default_instance = None
+        self.ledger.clear()
+        self.log.clear()
+        self._next_seq = 1
