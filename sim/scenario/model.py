@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.scenario.bootstrap import Bootstrap
 from sim.scenario.dependencies import Dependency
+from sim.scenario.fakes import FakesSpec
 from sim.scenario.faults import FaultSpec
 from sim.scenario.fleet import Fleet
 from sim.scenario.slos import SLO
@@ -40,6 +41,10 @@ class Scenario(BaseModel):
     bootstrap: Bootstrap = Field(description="What each instance does at boot.")
     faults: list[FaultSpec] = Field(default_factory=list, description="Fault timeline.")
     slos: list[SLO] = Field(default_factory=list, description="Objectives the run is judged by.")
+    fakes: FakesSpec = Field(
+        default_factory=FakesSpec,
+        description="What the real fakes hold (exec/load engines, `bootstorm fakes up`).",
+    )
 
     @model_validator(mode="after")
     def _references(self):
