@@ -37,13 +37,18 @@ def _errors(series: DependencySeries) -> np.ndarray:
     return c["throttled"] + c["failed"] + c["timed_out"] + c["rejected"]
 
 
+def aims_at(fault: FaultWindow, dependency: str) -> bool:
+    """Whether a fault targets ``dependency`` or one of its operations."""
+    return fault.target == dependency or fault.target.startswith(dependency + ".")
+
+
 def last_fault_end(faults: list[FaultWindow], target: str | None = None) -> float:
     """End of the last fault (inf if one never ended); NaN with no faults.
 
     With ``target``: the last fault aimed at that dependency when there is one, else the last
     fault of the run (a fault elsewhere, on the network or another service, can drive it too).
     """
-    aimed = [f for f in faults if target is not None and f.target == target]
+    aimed = [f for f in faults if target is not None and aims_at(f, target)]
     faults = aimed or faults
     if not faults:
         return math.nan

@@ -16,6 +16,7 @@ from matplotlib.patches import Patch
 
 from sim.metrics import Summary
 from sim.metrics.attempts import ready_by_launch
+from sim.metrics.dependencies import aims_at
 from sim.results import FaultWindow, Run
 
 from .format import format_seconds
@@ -173,9 +174,9 @@ def plot_dependency_load(run: Run, summary: Summary, folder: Path) -> str:
         capacity = series.capacity_rps
         if math.isfinite(capacity) and capacity <= 3 * peak:  # else it would flatten the lines
             ax.axhline(capacity, color="black", ls=":", lw=1, label="capacity")
-        ours = [f for f in run.faults if f.target == name]
+        ours = [f for f in run.faults if aims_at(f, name)]
         _shade_faults(ax, ours, run.meta.horizon or t[-1] + width)
-        others = [f for f in run.faults if f.target != name]
+        others = [f for f in run.faults if not aims_at(f, name)]
         _shade_faults(ax, others, run.meta.horizon or t[-1] + width, labels=False, alpha=0.05)
         m = summary.dependency(name)
         cap = f", capacity {capacity:g}/s" if math.isfinite(capacity) else ""

@@ -93,6 +93,13 @@ class StepSpec(_Model):
             raise ValueError(f"call must be `dependency.Operation`, got {self.call!r}")
         if self.work is not None and (self.provides or self.cache):
             raise ValueError("`provides` and `cache` belong to call steps, not local work")
+        if self.call is not None and self.failure_probability:
+            raise ValueError(
+                "failure_probability belongs to local work; a call fails through its "
+                "dependency (faults, quotas, timeouts)"
+            )
+        if self.provides and self.cache:
+            raise ValueError("a step that `provides` credentials cannot be served from a cache")
         return self
 
 
@@ -121,6 +128,11 @@ class Credentials(_Model):
             raise ValueError(f"token_ttl must be at most 6h (21600s), got {self.token_ttl:g}s")
         if self.mandatory_refresh > self.advisory_refresh:
             raise ValueError("mandatory_refresh must be <= advisory_refresh")
+        if self.refresh and self.lifetime <= self.advisory_refresh:
+            raise ValueError(
+                f"lifetime ({self.lifetime:g}s) must be longer than advisory_refresh "
+                f"({self.advisory_refresh:g}s), or every call would refresh first"
+            )
         return self
 
 

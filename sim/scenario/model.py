@@ -64,13 +64,30 @@ class Scenario(BaseModel):
                     f"bootstrap.steps.{i}.call: {dep_name} has no operation {op!r}; "
                     f"it has: {', '.join(deps[dep_name].operations)}"
                 )
+        for need, what in (("imds_token", "an IMDSv2 token"), ("credentials", "role credentials")):
+            users = [s.name for i, s in enumerate(self.bootstrap.steps) if self.needs_of(i) == need]
+            if users and not any(s.provides == need for s in self.bootstrap.steps):
+                problems.append(
+                    f"bootstrap.steps: {', '.join(users)} need {what}, but no step has "
+                    f"`provides: {need}`; add the step that fetches them, or set `needs: none`"
+                )
         for i, fault in enumerate(self.faults):
             t = fault.target
+            if fault.at >= self.run.horizon:
+                problems.append(
+                    f"faults.{i}.at: starts at {fault.at:g}s, after the run's horizon "
+                    f"({self.run.horizon:g}s)"
+                )
             if fault.kind == "expire_credentials":
                 if t not in ("instances", "imds"):
                     problems.append(
                         f"faults.{i}.target: expire_credentials targets 'instances' (role "
                         f"credentials) or 'imds' (tokens), got {t!r}"
+                    )
+                if fault.for_ is not None:
+                    problems.append(
+                        f"faults.{i}.for: expire_credentials happens at one instant (what was "
+                        f"issued before `at` expires); remove `for`"
                     )
                 continue
             dep_name, _, op = t.partition(".")
@@ -83,11 +100,6 @@ class Scenario(BaseModel):
                 problems.append(f"faults.{i}.target: {dep_name} has no operation {op!r}")
             elif fault.kind == "throttle" and not op:
                 problems.append(f"faults.{i}.target: throttle needs dependency.Operation, got {t!r}")
-            if fault.at >= self.run.horizon:
-                problems.append(
-                    f"faults.{i}.at: starts at {fault.at:g}s, after the run's horizon "
-                    f"({self.run.horizon:g}s)"
-                )
         for i, slo in enumerate(self.slos):
             parts = slo.metric.split(".")
             if parts[0] == "dependencies" and parts[1] not in deps:
@@ -104,7 +116,9 @@ class Scenario(BaseModel):
         if step.call is None:
             return "none"
         dep_name, op = step.call.split(".")
-        dep = self.dependencies[dep_name]
+        dep = self.dependencies.get(dep_name)
+        if dep is None:  # reported elsewhere as an undefined dependency
+            return "none"
         from sim.scenario.dependencies import default_protocol
 
         protocol = dep.protocol or default_protocol(dep_name)

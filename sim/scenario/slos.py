@@ -88,10 +88,10 @@ def _value(kind: str, raw: object) -> float:
             return 0.0
         raise ValueError(f"expected true or false, got {raw!r}")
     if kind == "bytes":
-        m = re.match(r"^([0-9.]+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$", text)
+        m = re.match(r"^([0-9.]+)\s*(B|kB|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$", text)
         if not m:
             raise ValueError(f"expected a size like 500GB or 2TiB, got {raw!r}")
-        scale = {None: 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+        scale = {None: 1, "B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
                  "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}[m.group(2)]
         return float(m.group(1)) * scale
     if kind == "rate" and text.endswith("/s"):

@@ -68,6 +68,11 @@ class Boot:
         self.ready_at = math.nan  # steps after the ready mark (a late agent) still run
         self.unfinished = 0  # steps not finished yet
 
+    def release(self):
+        """Drop per-attempt state once recorded: a pending health-check deadline may still
+        hold the Boot for minutes, and a million of them add up."""
+        self.pending = self.step_retries = self.marks = self.clients = self.limits = None
+
     def running_step(self) -> str:
         """The first step that started and has not finished (for hung and deadline records)."""
         if self.pending is None:

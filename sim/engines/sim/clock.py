@@ -9,9 +9,11 @@ SimPy's (time, priority, insertion counter) keys still break every tie.
 
 from __future__ import annotations
 
+from collections import deque
+
 from simpy.events import NORMAL
 
-__all__ = ["Wake", "Scheduler"]
+__all__ = ["Wake", "Scheduler", "Deadlines"]
 
 
 class Wake:
@@ -39,3 +41,40 @@ class Scheduler:
         if delay < 0.0:
             raise ValueError(f"Negative delay {delay}")
         self._schedule(Wake(callback, value), NORMAL, delay)
+
+
+class Deadlines:
+    """``delay`` after each ``add(item)``, call ``on_due(item)``: one pending event in all.
+
+    Every item waits the same ``delay`` and items are added at the current time, so a FIFO
+    queue is already in deadline order. One event per boot for a health-check grace period
+    would keep a million boots (and their state) alive in SimPy's queue long after they ended.
+    """
+
+    __slots__ = ("scheduler", "delay", "on_due", "queue", "armed")
+
+    def __init__(self, scheduler: Scheduler, delay: float, on_due):
+        self.scheduler = scheduler
+        self.delay = delay
+        self.on_due = on_due
+        self.queue: deque = deque()
+        self.armed = False
+
+    def add(self, item) -> None:
+        self.queue.append((self.scheduler.env._now + self.delay, item))
+        if not self.armed:
+            self._arm()
+
+    def _arm(self) -> None:
+        self.armed = True
+        due = self.queue[0][0] - self.scheduler.env._now
+        self.scheduler.later(due if due > 0.0 else 0.0, self._fire)
+
+    def _fire(self, ev) -> None:
+        self.armed = False
+        now = self.scheduler.env._now
+        queue = self.queue
+        while queue and queue[0][0] <= now:
+            self.on_due(queue.popleft()[1])
+        if queue:
+            self._arm()

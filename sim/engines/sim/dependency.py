@@ -164,7 +164,12 @@ class DependencyModel:
     def _take_quota_token(self, op_index, now):
         b = self.buckets[op_index]
         f = self.faults[op_index]
-        rate, cap = (f.quota[-1] if f.quota else (b[2], b[3]))
+        if f.quota:
+            rate, cap = f.quota[-1]
+        else:
+            rate, cap = b[2], b[3]
+            if rate == math.inf:  # a throttle fault came and went; no quota of its own
+                return True
         tokens = b[0] + (now - b[1]) * rate
         if tokens > cap:
             tokens = cap

@@ -19,7 +19,7 @@ import simpy
 
 from sim.arrivals import launch_times
 from sim.engines.sim.boot import Boot
-from sim.engines.sim.clock import Scheduler
+from sim.engines.sim.clock import Deadlines, Scheduler
 from sim.engines.sim.compiled import compile_scenario
 from sim.engines.sim.dependency import DependencyModel
 from sim.results import AttemptTable, FaultWindow, Run, RunMeta
@@ -72,7 +72,11 @@ class SimEngine:
         self.fault_windows: list[FaultWindow] = []
         fleet = scenario.fleet
         self.replacement = fleet.replacement
-        self.grace = fleet.health_check_grace
+        self.grace = (Deadlines(self.scheduler, fleet.health_check_grace, self._grace_over)
+                      if fleet.health_check_grace is not None else None)
+        self.boot_deadline = (Deadlines(self.scheduler, self.model.boot_deadline,
+                                        self._deadline_over)
+                              if self.model.boot_deadline is not None else None)
         self._launches = launch_times(fleet.arrival, self.size, self.rng)
         self._next_instance = 0
         self.stop = self.env.event()
@@ -153,7 +157,7 @@ class SimEngine:
         self.active.add(boot)
         self.later(self.model.os_boot(self.rng), self._os_booted, boot)
         if self.grace is not None:
-            self.later(self.grace, self._grace_over, boot)
+            self.grace.add(boot)
 
     def _os_booted(self, ev):
         boot = ev._value
@@ -163,17 +167,15 @@ class SimEngine:
 
     def _begin(self, boot):
         now = self.env._now
-        if self.model.boot_deadline is not None:
-            self.later(self.model.boot_deadline, self._deadline_over, boot)
+        if self.boot_deadline is not None:
+            self.boot_deadline.add(boot)
         boot.begin(now)
 
-    def _grace_over(self, ev):
-        boot = ev._value
+    def _grace_over(self, boot):
         if not boot.done and boot.ready_at != boot.ready_at:  # not ready (NaN) yet
             self.finish(boot, "hung", self.env._now, "HealthCheckGraceExceeded", boot.running_step())
 
-    def _deadline_over(self, ev):
-        boot = ev._value
+    def _deadline_over(self, boot):
         if not boot.done and boot.ready_at != boot.ready_at:
             self.finish(boot, "failed", self.env._now, "BootstrapDeadlineExceeded", boot.running_step())
 
@@ -199,6 +201,7 @@ class SimEngine:
         boot.done = True
         self.active.discard(boot)
         self._record(boot, outcome, now, error_class, failed_step)
+        boot.release()
         rep = self.replacement
         if outcome != "ready" and rep.enabled and boot.attempt < rep.max_attempts:
             b = rep.backoff
@@ -229,7 +232,7 @@ class SimEngine:
             boot = Boot(self, old.instance, old.attempt + 1, now, old.first_launch)
             self.active.add(boot)
             if self.grace is not None:
-                self.later(self.grace, self._grace_over, boot)
+                self.grace.add(boot)
             self._begin(boot)
 
     def _record(self, boot, outcome, now, error_class="", failed_step=""):
@@ -296,7 +299,9 @@ class SimEngine:
             elif kind == "throttle":
                 q = (spec.quota.rate, spec.quota.capacity)
                 _toggle(f.quota, q, sign)
-                if sign > 0 and i in dep.buckets:
+                if sign > 0:
+                    if i not in dep.buckets:  # no quota of its own: unlimited once lifted
+                        dep.buckets[i] = [q[1], self.env._now, math.inf, math.inf]
                     b = dep.buckets[i]
                     b[0] = min(b[0], q[1])
 
