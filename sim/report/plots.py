@@ -111,7 +111,12 @@ def plot_time_to_ready(run: Run, summary: Summary, folder: Path) -> str:
 
 
 def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run) -> None:
-    horizon = max(run.meta.horizon or 1.0, float(launch.max()) if launch.size else 0.0)
+    # Launches (and fault starts) decide the x range: a 2-minute ramp in a 30-minute run
+    # should fill the panel, not sit in its first tenth.
+    horizon = run.meta.horizon or 1.0
+    last = max([float(launch.max()) if launch.size else 0.0]
+               + [f.start for f in run.faults if f.start < horizon])
+    horizon = min(horizon, max(1.0, last * 1.05 + 1.0))
     if launch.size:
         rng = np.random.default_rng(0)  # a fixed sample: same run, same picture
         pick = rng.choice(launch.size, min(launch.size, _SCATTER_POINTS), replace=False)
