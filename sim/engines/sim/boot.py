@@ -102,10 +102,10 @@ class Boot:
         return self.creds_exp - now
 
     def client_for(self, step):
-        policy = step.policy
-        shared = self.engine.shared_clients.get(policy)
+        shared = self.engine.shared_client_of[step.index]
         if shared is not None:
             return shared
+        policy = step.policy
         key = (self.engine.model.ops[step.op].dep, policy)
         if self.clients is None:
             self.clients = {}
@@ -235,9 +235,8 @@ class CallRun:
         timeout = step.timeout
         if call.deadline_at is not None:
             timeout = min(timeout, call.deadline_at - now)
-        op = engine.model.ops[step.op]
-        engine.deps[op.dep].call(step.op, boot, self.on_response, timeout, call.attempts == 1,
-                                 auth_error)
+        engine.dep_of[step.index].call(step.op, boot, self.on_response, timeout,
+                                       call.attempts == 1, auth_error)
 
     def on_response(self, req, code):
         boot = self.boot
@@ -262,16 +261,20 @@ class CallRun:
         retries = self.call.retries
         boot.retries += retries
         boot.step_retries[self.owner] += retries
-        code = self.last_code or f"GaveUp:{self.call.outcome}"
         model = boot.engine.model
         if ok:
+            code = None
             provides = self.step.provides
-            if provides == "imds_token":
+            if provides is None:
+                pass
+            elif provides == "imds_token":
                 boot.token_at = now
                 boot.token_exp = now + model.token_ttl
             elif provides == "credentials":
                 boot.creds_at = now
                 boot.creds_exp = now + model.creds_lifetime
+        else:
+            code = self.last_code or f"GaveUp:{self.call.outcome}"
         if self.kind == _STEP:
             if ok:
                 boot.step_ok(self.owner, now)

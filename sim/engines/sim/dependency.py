@@ -21,13 +21,13 @@ TIMEOUT = "Timeout"
 # How long a fast failure (throttle, outage, deny) takes to come back: one loopback-ish RTT.
 FAST_ERROR_DELAY = 0.002
 
-_WAITING, _SERVING, _DONE = 0, 1, 2
+_WAITING, _SERVING, _DONE, _ABORTED = 0, 1, 2, 3
 
 
 class Request:
     """One attempt of one call, while the dependency knows about it."""
 
-    __slots__ = ("op", "boot", "on_done", "arrival", "state", "gen", "read_version", "answered")
+    __slots__ = ("op", "boot", "on_done", "arrival", "state", "read_version", "answered")
 
     def __init__(self, op, boot, on_done, arrival):
         self.op = op
@@ -35,7 +35,6 @@ class Request:
         self.on_done = on_done  # callable(request, code)
         self.arrival = arrival
         self.state = _WAITING
-        self.gen = 0
         self.read_version = 0
         self.answered = False  # the caller has its answer (or gave up)
 
@@ -44,9 +43,10 @@ class OpFaults:
     """Faults in force on one operation (dependency-wide faults apply to each of its ops)."""
 
     __slots__ = ("partition", "outage", "deny", "reset", "error_rates", "latencies", "slow",
-                 "quota")
+                 "quota", "active")
 
     def __init__(self):
+        self.active = 0  # faults in force: 0 lets the hot path skip every check below
         self.partition = 0
         self.outage = 0
         self.deny = 0
@@ -117,22 +117,27 @@ class DependencyModel:
         req = Request(op_index, boot, on_done, now)
         later = self.later
         f = self.faults[op_index]
-        if f.partition:
-            # No answer ever comes: the caller's timeout is all that ends the attempt.
-            if timeout != math.inf:
-                later(timeout, self._on_partition_timeout, req)
-            return req
         code = None
-        if f.reset:
-            code = "ConnectionReset"
-        elif f.outage:
-            code = "ServiceUnavailable"
+        if f.active:
+            if f.partition:
+                # No answer ever comes: the caller's timeout is all that ends the attempt.
+                if timeout != math.inf:
+                    later(timeout, self._on_partition_timeout, req)
+                return req
+            if f.reset:
+                code = "ConnectionReset"
+            elif f.outage:
+                code = "ServiceUnavailable"
+            elif auth_error is not None:
+                code = auth_error
+            elif f.deny:
+                code = "AccessDenied"
+            elif f.error_rates and self.rng.random() < max(f.error_rates):
+                code = "InternalError"
         elif auth_error is not None:
             code = auth_error
-        elif f.deny:
-            code = "AccessDenied"
-        elif f.error_rates and self.rng.random() < max(f.error_rates):
-            code = "InternalError"
+        if code is not None:
+            pass
         elif self.per_instance_rate is not None and not self._take_instance_token(boot, now):
             code = "TooManyRequestsException"
         elif op_index in self.buckets and not self._take_quota_token(op_index, now):
@@ -199,50 +204,63 @@ class DependencyModel:
 
     # -- service ------------------------------------------------------------------------
     def _serve(self, req, now):
-        op = self.ops[req.op]
-        f = self.faults[req.op]
-        duration = (op.service or self.service)(self.rng) + self.k * self.busy
+        op_index = req.op
+        op = self.ops[op_index]
+        duration = (op.service or self.service)(self.rng)
+        if self.k:
+            duration += self.k * self.busy
         if op.bandwidth:
             duration += op.bytes / op.bandwidth
-        if f.slow:
-            duration *= max(f.slow)
-        if f.latencies:
-            duration += sum(f.latencies)
-        self.busy += 1
+        f = self.faults[op_index]
+        if f.active:
+            if f.slow:
+                duration *= max(f.slow)
+            if f.latencies:
+                duration += sum(f.latencies)
+        busy = self.busy = self.busy + 1
         req.state = _SERVING
-        req.read_version = self.versions[req.op]
+        if op.cas:
+            req.read_version = self.versions[op_index]
         slot = int(now / self.interval)
         if slot >= self.n:
             slot = self.n - 1
-        if self.busy > self.peak[slot]:
-            self.peak[slot] = self.busy
-        self.later(duration, self._on_complete, (req, req.gen))
+        if busy > self.peak[slot]:
+            self.peak[slot] = busy
+        self.later(duration, self._on_complete, req)
         return duration
 
     def _on_complete(self, ev):
-        req, gen = ev._value
-        if gen != req.gen:  # aborted when its caller gave up (continue_after_timeout: false)
+        req = ev._value
+        if req.state == _ABORTED:  # its caller gave up and the server dropped the work
             return
         now = self.env._now
         self.busy -= 1
         op_index = req.op
+        op = self.ops[op_index]
         code = OK
-        if self.ops[op_index].cas:
+        if op.cas:
             if self.versions[op_index] != req.read_version:
                 code = "ConditionalCheckFailed"
             else:
                 self.versions[op_index] += 1
-        slot = self._slot(now)
+        slot = int(now / self.interval)
+        if slot >= self.n:
+            slot = self.n - 1
         if req.answered:
             self.wasted[slot] += 1
         else:
             req.answered = True
-            self._record(slot, now - req.arrival, code)
             if code is OK:
-                self.bytes[slot] += self.ops[op_index].bytes
+                self.served[slot] += 1
+                self.hist[slot * _N_BINS + latency_bin(now - req.arrival)] += 1
+                if op.bytes:
+                    self.bytes[slot] += op.bytes
+            else:
+                self._record(slot, now - req.arrival, code)
             req.on_done(req, code)
         req.state = _DONE
-        self._next(now)
+        if self.queue or self.busy == 0:
+            self._next(now)
 
     def _next(self, now):
         queue = self.queue
@@ -306,9 +324,8 @@ class DependencyModel:
         now = self.env._now
         self.timed_out[self._slot(now)] += 1
         if req.state == _SERVING and not self.continue_after_timeout:
-            req.gen += 1  # the completion event is now stale
+            req.state = _ABORTED  # the completion event is now stale
             self.busy -= 1
-            req.state = _DONE
             self._next(now)
         req.on_done(req, TIMEOUT)
 

@@ -58,11 +58,15 @@ class SimEngine:
                 scenario.run.interval, self.horizon, model.capacity_rps(d),
             ))
         # Policies with no per-client state share one client object (saves a million dicts).
-        self.shared_clients = {}
+        shared = {}
+        self.shared_client_of = []
+        self.dep_of = []
         for step in model.steps:
             p = step.policy
             if not (p.quota or p.adaptive or p.budget or p.breaker):
-                self.shared_clients[p] = p.new_client()
+                shared.setdefault(p, p.new_client())
+            self.shared_client_of.append(shared.get(p))
+            self.dep_of.append(self.deps[model.ops[step.op].dep] if step.op >= 0 else None)
         self.token_revoked_before = -math.inf
         self.creds_revoked_before = -math.inf
         self.table = AttemptTable(model.step_names)
@@ -288,6 +292,7 @@ class SimEngine:
         dep, ops = self._fault_targets(spec)
         for i in ops:
             f = dep.faults[i]
+            f.active += sign
             if kind in ("partition", "outage", "deny", "reset"):
                 setattr(f, kind, getattr(f, kind) + sign)
             elif kind == "error_rate":
