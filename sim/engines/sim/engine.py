@@ -22,7 +22,8 @@ from sim.engines.sim.boot import Boot
 from sim.engines.sim.clock import Deadlines, Scheduler
 from sim.engines.sim.compiled import compile_scenario
 from sim.engines.sim.dependency import DependencyModel
-from sim.results import AttemptTable, FaultWindow, Run, RunMeta
+from sim.engines.sim.faults import schedule_faults
+from sim.results import AttemptTable, Run, RunMeta
 from sim.scenario.loader import scenario_hash
 from sim.scenario.model import Scenario
 
@@ -73,7 +74,6 @@ class SimEngine:
         self.size = scenario.fleet.size
         self.finished = 0
         self.active: set[Boot] = set()
-        self.fault_windows: list[FaultWindow] = []
         fleet = scenario.fleet
         self.replacement = fleet.replacement
         self.grace = (Deadlines(self.scheduler, fleet.health_check_grace, self._grace_over)
@@ -90,7 +90,7 @@ class SimEngine:
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         wall = time.perf_counter()
         env = self.env
-        self._schedule_faults()
+        self.fault_windows = schedule_faults(self)
         self._launch_due()
         self.later(self.horizon, self._end)
         if self.progress is not None:
@@ -255,68 +255,6 @@ class SimEngine:
             step_retries=boot.step_retries,
             marks=boot.marks,
         )
-
-    # -- faults -------------------------------------------------------------------------
-    def _schedule_faults(self):
-        for spec in self.scenario.faults:
-            end = min(spec.end, self.horizon)
-            params = spec.model_dump(mode="json", exclude={"at", "for_", "target", "kind"})
-            self.fault_windows.append(FaultWindow(spec.kind, spec.target, spec.at, end, params))
-            self.later(spec.at, self._fault_on, spec)
-            if spec.end < self.horizon:
-                self.later(spec.end, self._fault_off, spec)
-
-    def _fault_targets(self, spec):
-        dep_name, _, op = spec.target.partition(".")
-        d = self.model.dep_names.index(dep_name)
-        dep = self.deps[d]
-        if op:
-            return dep, [self.model.op_index[spec.target]]
-        return dep, list(dep.faults)
-
-    def _fault_on(self, ev):
-        self._apply(ev._value, +1)
-
-    def _fault_off(self, ev):
-        self._apply(ev._value, -1)
-
-    def _apply(self, spec, sign):
-        kind = spec.kind
-        if kind == "expire_credentials":
-            if sign > 0:
-                if spec.target == "imds":
-                    self.token_revoked_before = self.env._now
-                else:
-                    self.creds_revoked_before = self.env._now
-            return
-        dep, ops = self._fault_targets(spec)
-        for i in ops:
-            f = dep.faults[i]
-            f.active += sign
-            if kind in ("partition", "outage", "deny", "reset"):
-                setattr(f, kind, getattr(f, kind) + sign)
-            elif kind == "error_rate":
-                _toggle(f.error_rates, spec.rate, sign)
-            elif kind == "latency":
-                _toggle(f.latencies, spec.latency, sign)
-            elif kind == "slow_bandwidth":
-                _toggle(f.slow, spec.factor, sign)
-            elif kind == "throttle":
-                q = (spec.quota.rate, spec.quota.capacity)
-                _toggle(f.quota, q, sign)
-                if sign > 0:
-                    if i not in dep.buckets:  # no quota of its own: unlimited once lifted
-                        dep.buckets[i] = [q[1], self.env._now, math.inf, math.inf]
-                    b = dep.buckets[i]
-                    b[0] = min(b[0], q[1])
-
-
-def _toggle(values: list, value, sign: int) -> None:
-    if sign > 0:
-        values.append(value)
-    else:
-        values.remove(value)
-
 
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
