@@ -12,7 +12,8 @@ from collections import deque
 
 import numpy as np
 
-from sim.results import _N_BINS, DependencySeries, latency_bin
+from sim.results import N_BINS as _N_BINS
+from sim.results import DependencySeries, latency_bin
 
 __all__ = ["DependencyModel", "Request", "OK", "TIMEOUT", "FAST_ERROR_DELAY"]
 

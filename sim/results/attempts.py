@@ -1,0 +1,159 @@
+"""Per-attempt records, columnar: one row per boot attempt."""
+
+from __future__ import annotations
+
+import csv
+import math
+from array import array
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["OUTCOMES", "MARKS", "AttemptTable"]
+
+# ready: reached the ready mark. failed: a step failed for good (error_class says why).
+# hung: killed at the boot timeout / health-check grace while still working.
+# unfinished: still booting when the run's horizon ended.
+OUTCOMES = ("ready", "failed", "hung", "unfinished")
+MARKS = ("agent_started", "secret_fetched", "app_started", "config_validated", "ready")
+
+_FLOAT_COLUMNS = ("launch", "start", "end", "ready_time", "cpu_seconds") + tuple(
+    f"mark_{m}" for m in MARKS
+)
+_INT_COLUMNS = ("instance", "attempt", "retries", "calls")
+
+
+class AttemptTable:
+    """Columnar per-attempt records. Engines append; reports read numpy arrays.
+
+    Times are seconds from the start of the run; NaN where something never happened.
+    """
+
+    def __init__(self, steps: list[str]):
+        self.steps = list(steps)
+        self._floats = {name: array("d") for name in _FLOAT_COLUMNS}
+        self._ints = {name: array("q") for name in _INT_COLUMNS}
+        self._step_retries = array("q")  # row-major: n_rows x n_steps
+        self.outcome: list[str] = []
+        self.error_class: list[str] = []
+        self.failed_step: list[str] = []
+        self.findings: list[str] = []  # ';'-joined finding names (exec engine)
+
+    def __len__(self) -> int:
+        return len(self.outcome)
+
+    def append(
+        self,
+        *,
+        instance: int,
+        attempt: int,
+        launch: float,
+        start: float,
+        end: float,
+        ready_time: float,
+        outcome: str,
+        error_class: str = "",
+        failed_step: str = "",
+        retries: int = 0,
+        calls: int = 0,
+        step_retries: list[int] | None = None,
+        marks: dict[str, float] | None = None,
+        cpu_seconds: float = math.nan,
+        findings: str = "",
+    ) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+        f = self._floats
+        f["launch"].append(launch)
+        f["start"].append(start)
+        f["end"].append(end)
+        f["ready_time"].append(ready_time)
+        f["cpu_seconds"].append(cpu_seconds)
+        marks = marks or {}
+        for m in MARKS:
+            f[f"mark_{m}"].append(marks.get(m, math.nan))
+        i = self._ints
+        i["instance"].append(instance)
+        i["attempt"].append(attempt)
+        i["retries"].append(retries)
+        i["calls"].append(calls)
+        per_step = step_retries or [0] * len(self.steps)
+        if len(per_step) != len(self.steps):
+            raise ValueError(f"step_retries has {len(per_step)} entries, expected {len(self.steps)}")
+        self._step_retries.extend(per_step)
+        self.outcome.append(outcome)
+        self.error_class.append(error_class)
+        self.failed_step.append(failed_step)
+        self.findings.append(findings)
+
+    def column(self, name: str) -> np.ndarray:
+        """A numeric column as a numpy array (a view where possible)."""
+        if name in self._floats:
+            return np.frombuffer(self._floats[name], dtype=np.float64) if len(self) else np.zeros(0)
+        if name in self._ints:
+            return np.frombuffer(self._ints[name], dtype=np.int64) if len(self) else np.zeros(0, np.int64)
+        if name in ("outcome", "error_class", "failed_step", "findings"):
+            return np.asarray(getattr(self, name), dtype=object)
+        raise KeyError(f"no attempt column {name!r}")
+
+    def step_retries(self) -> np.ndarray:
+        """Retries per attempt per step: shape (attempts, steps)."""
+        if not len(self):
+            return np.zeros((0, len(self.steps)), dtype=np.int64)
+        return np.frombuffer(self._step_retries, dtype=np.int64).reshape(
+            len(self), len(self.steps)
+        )
+
+    # -- files -------------------------------------------------------------------------
+    def write_csv(self, path: Path) -> None:
+        cols = list(_INT_COLUMNS) + list(_FLOAT_COLUMNS)
+        header = cols + ["outcome", "error_class", "failed_step", "findings"] + [
+            f"retries_{s}" for s in self.steps
+        ]
+        numeric = [self.column(c) for c in cols]
+        per_step = self.step_retries()
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            for r in range(len(self)):
+                row = [_fmt(col[r]) for col in numeric]
+                row += [self.outcome[r], self.error_class[r], self.failed_step[r], self.findings[r]]
+                row += per_step[r].tolist()
+                w.writerow(row)
+
+    @classmethod
+    def read_csv(cls, path: Path) -> "AttemptTable":
+        with open(path, newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            steps = [h[len("retries_") :] for h in header if h.startswith("retries_")]
+            table = cls(steps)
+            idx = {h: k for k, h in enumerate(header)}
+            for row in reader:
+                fl = lambda n: float(row[idx[n]]) if row[idx[n]] != "" else math.nan  # noqa: E731
+                table.append(
+                    instance=int(row[idx["instance"]]),
+                    attempt=int(row[idx["attempt"]]),
+                    launch=fl("launch"),
+                    start=fl("start"),
+                    end=fl("end"),
+                    ready_time=fl("ready_time"),
+                    outcome=row[idx["outcome"]],
+                    error_class=row[idx["error_class"]],
+                    failed_step=row[idx["failed_step"]],
+                    retries=int(row[idx["retries"]]),
+                    calls=int(row[idx["calls"]]),
+                    step_retries=[int(row[idx[f"retries_{s}"]]) for s in steps],
+                    marks={m: fl(f"mark_{m}") for m in MARKS},
+                    cpu_seconds=fl("cpu_seconds"),
+                    findings=row[idx["findings"]],
+                )
+        return table
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "" if math.isnan(v) else repr(float(v))
+    return str(v)
+
+

@@ -1,0 +1,100 @@
+"""The Run: everything one engine run produced, and its files."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sim.results.attempts import AttemptTable
+from sim.results.series import DependencySeries
+
+__all__ = ["FaultWindow", "RunMeta", "Run"]
+
+
+@dataclass
+class FaultWindow:
+    """A fault as applied: from ``start`` to ``end`` (seconds from run start)."""
+
+    kind: str
+    target: str
+    start: float
+    end: float
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunMeta:
+    engine: str
+    seed: int
+    scenario_name: str
+    scenario_hash: str
+    scenario_file: str | None
+    horizon: float
+    started_at: str  # ISO 8601 wall clock
+    wall_seconds: float = 0.0
+    versions: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # validity warnings
+    partial: bool = False  # interrupted: what is here is what had happened so far
+    sim_end: float = 0.0  # simulated/elapsed seconds the run covered
+    instances: int = 0
+
+
+@dataclass
+class Run:
+    meta: RunMeta
+    attempts: AttemptTable
+    dependencies: dict[str, DependencySeries]
+    faults: list[FaultWindow]
+    scenario: dict  # the validated scenario, as plain data (SLOs, names, settings)
+
+    def write(self, folder: Path) -> None:
+        """Write the raw run (not the report) into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "run.json").write_text(json.dumps(asdict(self.meta), indent=2, default=_json))
+        (folder / "scenario.json").write_text(json.dumps(self.scenario, indent=2, default=_json))
+        (folder / "faults.json").write_text(
+            json.dumps([asdict(f) for f in self.faults], indent=2, default=_json)
+        )
+        self.attempts.write_csv(folder / "attempts.csv")
+        deps = folder / "dependencies"
+        deps.mkdir(exist_ok=True)
+        caps = {}
+        for name, series in self.dependencies.items():
+            series.write_csv(deps / f"{name}.csv")
+            series.write_histogram(deps / f"{name}.latency.npz")
+            caps[name] = series.capacity_rps
+        (deps / "capacity.json").write_text(json.dumps(caps, default=_json))
+
+    @classmethod
+    def read(cls, folder: Path) -> "Run":
+        folder = Path(folder)
+        meta = RunMeta(**json.loads((folder / "run.json").read_text()))
+        scenario = json.loads((folder / "scenario.json").read_text())
+        faults = [FaultWindow(**f) for f in json.loads((folder / "faults.json").read_text())]
+        attempts = AttemptTable.read_csv(folder / "attempts.csv")
+        deps_dir = folder / "dependencies"
+        caps = json.loads((deps_dir / "capacity.json").read_text()) if deps_dir.exists() else {}
+        deps = {}
+        for name, cap in caps.items():
+            deps[name] = DependencySeries.read(
+                name, deps_dir / f"{name}.csv", deps_dir / f"{name}.latency.npz",
+                math.nan if cap is None else cap,
+            )
+        return cls(meta, attempts, deps, faults, scenario)
+
+
+def _json(o):
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
