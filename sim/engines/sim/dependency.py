@@ -176,15 +176,7 @@ class DependencyModel:
             rate, cap = b[2], b[3]
             if rate == math.inf:  # a throttle fault came and went; no quota of its own
                 return True
-        tokens = b[0] + (now - b[1]) * rate
-        if tokens > cap:
-            tokens = cap
-        b[1] = now
-        if tokens >= 1.0:
-            b[0] = tokens - 1.0
-            return True
-        b[0] = tokens
-        return False
+        return _take_token(b, rate, cap, now)
 
     def _take_instance_token(self, boot, now):
         rate = self.per_instance_rate
@@ -193,15 +185,7 @@ class DependencyModel:
             if boot.limits is None:
                 boot.limits = {}
             b = boot.limits[self.name] = [rate, now]
-        tokens = b[0] + (now - b[1]) * rate
-        if tokens > rate:
-            tokens = rate
-        b[1] = now
-        if tokens >= 1.0:
-            b[0] = tokens - 1.0
-            return True
-        b[0] = tokens
-        return False
+        return _take_token(b, rate, rate, now)
 
     # -- service ------------------------------------------------------------------------
     def _serve(self, req, now):
@@ -349,6 +333,19 @@ class DependencyModel:
         arrays = {k: np.asarray(v[:n], dtype=np.int64) for k, v in counts.items()}
         hist = np.asarray(self.hist[: n * _N_BINS], dtype=np.int64).reshape(n, _N_BINS)
         return DependencySeries(self.name, self.interval, n, arrays, hist, self.capacity_rps)
+
+
+def _take_token(bucket, rate, cap, now):
+    """Token bucket ``[tokens, last_refill, ...]``: refill to ``now``, take one if there is one."""
+    tokens = bucket[0] + (now - bucket[1]) * rate
+    if tokens > cap:
+        tokens = cap
+    bucket[1] = now
+    if tokens >= 1.0:
+        bucket[0] = tokens - 1.0
+        return True
+    bucket[0] = tokens
+    return False
 
 
 _THROTTLES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
