@@ -113,6 +113,7 @@ def _max_attempts(default: int) -> Any:
         default,
         ge=1,
         le=_MAX_ATTEMPTS_LIMIT,
+        strict=True,  # YAML's `true` is not one attempt
         description="Attempts in all, the first one included (1 means never retry). Like "
         "botocore's total_max_attempts and AWS_MAX_ATTEMPTS; boto3's "
         "Config(retries={'max_attempts': N}) counts retries, so write N+1 here.",

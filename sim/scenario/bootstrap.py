@@ -80,7 +80,13 @@ class StepSpec(_Model):
         if isinstance(data, dict) and "mark" in data:
             data = dict(data)
             mark = data.pop("mark")
-            data["marks"] = list(data.get("marks", [])) + ([mark] if isinstance(mark, str) else list(mark))
+            marks = data.get("marks", [])
+            if not isinstance(marks, list):
+                return data  # `marks` itself is wrong; its own validation says so
+            # A string is one mark, a list is several; anything else goes through as it is,
+            # so validation names it ("expected a list of marks, got 5").
+            extra = [mark] if isinstance(mark, str) else mark if isinstance(mark, list) else None
+            data["marks"] = marks + extra if extra is not None else mark
         return data
 
     @model_validator(mode="after")

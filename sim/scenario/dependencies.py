@@ -86,10 +86,10 @@ class Dependency(_Model):
         "sts/iam query, imds imds, others http.",
     )
     concurrency: int = Field(
-        1000, ge=1, description="Calls served at once; more wait in the queue."
+        1000, ge=1, strict=True, description="Calls served at once; more wait in the queue."
     )
     queue_limit: int | None = Field(
-        None, ge=0, description="Most calls waiting; more are rejected (503). null: unbounded."
+        None, ge=0, strict=True, description="Most calls waiting; more are rejected (503). null: unbounded."
     )
     service_time: DistributionSpec = Field(
         default_factory=_default_service_time, description="Time to serve one call."

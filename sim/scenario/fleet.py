@@ -41,7 +41,7 @@ class Poisson(_Model):
 
 class Step(_Model):
     at: Duration = Field(description="When this step's instances launch.")
-    count: int = Field(ge=0, description="How many launch at that moment.")
+    count: int = Field(ge=0, strict=True, description="How many launch at that moment.")
 
 
 class Steps(_Model):
@@ -64,7 +64,7 @@ class Autoscaling(_Model):
 
     kind: Literal["autoscaling"] = Field(description="Autoscaling request through a launch bucket.")
     at: Duration = Field(0.0, description="When the scale-out is requested.")
-    burst: int = Field(1000, ge=1, description="Launches allowed at once (bucket size).")
+    burst: int = Field(1000, ge=1, strict=True, description="Launches allowed at once (bucket size).")
     refill_rate: float = Field(2.0, gt=0, description="Launches per second once the burst is spent.")
 
 
@@ -93,7 +93,7 @@ class Replacement(_Model):
         "replace: a new instance launches and boots its OS first.",
     )
     max_attempts: int = Field(
-        5, ge=1, description="Boot attempts per instance slot, the first one included."
+        5, ge=1, strict=True, description="Boot attempts per instance slot, the first one included."
     )
     backoff: RestartBackoff = Field(default_factory=RestartBackoff, description="Restart backoff.")
 
@@ -103,7 +103,8 @@ def _default_os_boot():
 
 
 class Fleet(_Model):
-    size: int = Field(ge=1, le=10_000_000, description="Instances to launch.")
+    # strict: YAML's `yes`/`true` is not a count of 1.
+    size: int = Field(ge=1, le=10_000_000, strict=True, description="Instances to launch.")
     arrival: ArrivalSpec = Field(
         default_factory=lambda: Burst(kind="burst"), description="When instances launch."
     )
