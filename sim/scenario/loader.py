@@ -109,11 +109,11 @@ def apply_override(data: dict, item: str) -> tuple:
     """Set ``a.b.0.c=value`` in ``data`` (value parsed as YAML); returns the key path."""
     if "=" not in item:
         raise InvalidArgument(f"--set expects PATH=VALUE (e.g. fleet.size=500), got {item!r}")
-    dotted, raw = item.split("=", 1)
-    dotted = dotted.strip()
-    keys = dotted.split(".")
-    if not dotted or any(k == "" for k in keys):
-        raise InvalidArgument(f"--set expects PATH=VALUE with a dotted path, got {item!r}")
+    path_text, raw = item.split("=", 1)
+    path_text = path_text.strip()
+    keys = path_text.split(".")
+    if not path_text or any(k == "" for k in keys):
+        raise InvalidArgument(f"--set expects PATH=VALUE with a path_text path, got {item!r}")
     try:
         if _line_index(yaml.compose(raw, Loader=yaml.SafeLoader))[2]:
             raise InvalidArgument(f"--set {item}: the value refers to itself (a recursive alias)")
