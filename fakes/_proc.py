@@ -78,6 +78,8 @@ class ServerProcess:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> "ServerProcess":
+        if self.alive():  # `with started_server:` must not launch a second process
+            return self
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
         log = open(self.log_path, "ab") if self.log_path else None

@@ -113,7 +113,7 @@ def apply_override(data: dict, item: str) -> tuple:
     path_text = path_text.strip()
     keys = path_text.split(".")
     if not path_text or any(k == "" for k in keys):
-        raise InvalidArgument(f"--set expects PATH=VALUE with a path_text path, got {item!r}")
+        raise InvalidArgument(f"--set expects PATH=VALUE with a dotted path, got {item!r}")
     try:
         if _line_index(yaml.compose(raw, Loader=yaml.SafeLoader))[2]:
             raise InvalidArgument(f"--set {item}: the value refers to itself (a recursive alias)")
