@@ -19,11 +19,12 @@ EXIT_OK, EXIT_SLO_FAILED, EXIT_BAD_INPUT, EXIT_RUN_FAILED, EXIT_INTERRUPTED = 0,
 _EPILOG = """\
 examples:
   bootstorm run scenarios/autoscale-storm.yaml
-  bootstorm run scenarios/retry-storm.yaml --set bootstrap.steps.0.retry.kind=full_jitter
+  bootstorm run scenarios/autoscale-storm.yaml --set bootstrap.steps.5.retry.kind=full_jitter
   bootstorm run scenarios/autoscale-storm.yaml --dry-run
   bootstorm validate scenarios/*.yaml
   bootstorm schema > bootstorm.schema.json
   bootstorm report results/<run-folder>
+  bootstorm fakes up scenarios/secrets-partition.yaml
 """
 
 
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", default=None,
                    help="engine to run on (default: the scenario's run.engine, normally sim)")
     r.add_argument("--seed", type=int, default=None, help="override run.seed")
+    r.add_argument("--bootstrap", default=None, metavar="CMD",
+                   help="exec engine: the shell command that boots one instance (overrides "
+                   "exec.command and bootstrap.command)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a scenario field, e.g. fleet.size=500 or "
                    "bootstrap.steps.0.retry.kind=full_jitter (repeatable)")
@@ -77,10 +81,19 @@ def _parser() -> argparse.ArgumentParser:
                          "rewrite summary.json, metrics.prom, junit.xml, report.md and plots.")
     rep.add_argument("folder")
     rep.add_argument("--no-plots", action="store_true")
+
+    # Listed here for --help; `main` hands everything after `fakes` to fakes.stack.cli.
+    sub.add_parser("fakes", help="start or stop the real fakes: fakes up [SCENARIO] | fakes down "
+                   "| fakes toxiproxy (see `bootstorm fakes --help`)", add_help=False)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fakes"]:
+        from fakes.stack.cli import main as fakes_main
+
+        return fakes_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
@@ -108,18 +121,25 @@ def _cmd_run(args) -> int:
     from sim.runner import run_scenario
     from sim.scenario import load_scenario
 
+    from sim.errors import InvalidArgument
+    from sim.runner import AVAILABLE_ENGINES
+
+    # Arguments are checked before the scenario, so a dry run rejects what a real run would.
+    if args.engine is not None and args.engine not in AVAILABLE_ENGINES:
+        raise InvalidArgument(
+            f"--engine: expected one of {', '.join(AVAILABLE_ENGINES)}, got {args.engine!r}"
+        )
+    if args.seed is not None and args.seed < 0:
+        raise InvalidArgument(f"--seed: expected an integer >= 0, got {args.seed}")
     scenario = load_scenario(args.scenario, args.overrides)
+    if args.bootstrap is not None:
+        if not args.bootstrap.strip():
+            raise InvalidArgument("--bootstrap: expected a shell command line, got an empty string")
+        scenario = scenario.model_copy(
+            update={"exec": scenario.exec.model_copy(update={"command": args.bootstrap})})
     if args.dry_run:
         _print_plan(plan(scenario))
         return EXIT_OK
-    if args.engine is not None:
-        from sim.runner import AVAILABLE_ENGINES
-        from sim.errors import InvalidArgument
-
-        if args.engine not in AVAILABLE_ENGINES:
-            raise InvalidArgument(
-                f"--engine: expected one of {', '.join(AVAILABLE_ENGINES)}, got {args.engine!r}"
-            )
     with _progress(args.quiet) as progress:
         outcome = run_scenario(
             scenario, engine=args.engine, seed=args.seed, out_dir=args.out,
@@ -133,7 +153,11 @@ def _cmd_run(args) -> int:
 
         console = _console()
         render_console(summary, console)
-        console.print(f"report: {outcome.folder / 'report.md'}")
+        # Plain print: rich would wrap a long path, and scripts grep this line.
+        print(f"report: {outcome.folder / 'report.md'}")
+    if outcome.run.meta.partial:  # Ctrl-C / SIGTERM during an exec run: what happened so far
+        print(f"interrupted: partial result in {outcome.folder}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK if summary.slos_passed else EXIT_SLO_FAILED
 
 
@@ -225,6 +249,9 @@ def _cmd_report(args) -> int:
     from sim.report import render_console, report_from_folder
 
     folder = Path(args.folder)
+    if not folder.is_dir():
+        raise InvalidArgument(f"{folder}: no such folder; expected a run folder written by "
+                              "`bootstorm run`")
     if not (folder / "run.json").is_file():
         raise InvalidArgument(f"{folder}: not a run folder (no run.json); expected a folder "
                               "written by `bootstorm run`")
