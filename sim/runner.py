@@ -12,6 +12,7 @@ never leaves a half-written run that looks finished.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from sim.scenario.model import Scenario
 
 __all__ = ["run_scenario", "RunOutcome", "AVAILABLE_ENGINES", "simulate"]
 
-AVAILABLE_ENGINES = ("sim",)
+AVAILABLE_ENGINES = ("sim", "exec")
 
 
 @dataclass
@@ -44,6 +45,10 @@ def simulate(scenario: Scenario, engine: str | None = None, seed: int | None = N
             f"engine {engine!r} is not available in this version; available: "
             f"{', '.join(AVAILABLE_ENGINES)}"
         )
+    if engine == "exec":
+        from sim.engines.exec import run as exec_run
+
+        return exec_run(scenario, seed=seed, progress=progress, scenario_file=scenario_file)
     from sim.engines.sim import run as sim_run
 
     return sim_run(scenario, seed=seed, progress=progress, scenario_file=scenario_file)
@@ -63,6 +68,11 @@ def run_scenario(scenario: Scenario, *, engine: str | None = None, seed: int | N
     out.mkdir(parents=True, exist_ok=True)
     final = _unique(out / run_id(run))
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=out))
+    # mkdtemp makes the folder owner-only; a finished run folder follows the umask like any
+    # other folder (CI uploaders and teammates read it).
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
     try:
         run.write(tmp)
         summary = write_report(run, tmp, plots=plots)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.scenario.bootstrap import Bootstrap
 from sim.scenario.dependencies import Dependency
+from sim.scenario.execspec import ExecSpec
 from sim.scenario.fakes import FakesSpec
 from sim.scenario.faults import FaultSpec
 from sim.scenario.fleet import Fleet
@@ -21,7 +22,7 @@ AWS_PROTOCOLS = ("json", "query")
 
 class RunSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    seed: int = Field(1, ge=0, description="Fixes every random draw: same seed, same numbers.")
+    seed: int = Field(1, ge=0, strict=True, description="Fixes every random draw: same seed, same numbers.")
     horizon: PositiveDuration = Field(
         3600.0, description="Simulated time covered; boots still going then are `unfinished`."
     )
@@ -44,6 +45,10 @@ class Scenario(BaseModel):
     fakes: FakesSpec = Field(
         default_factory=FakesSpec,
         description="What the real fakes hold (exec/load engines, `bootstorm fakes up`).",
+    )
+    exec: ExecSpec = Field(
+        default_factory=ExecSpec,
+        description="How the exec engine runs the real bootstrap script (ignored by the sim).",
     )
 
     @model_validator(mode="after")

@@ -1,0 +1,14 @@
+"""The exec engine: the user's real bootstrap script, run as many processes against the fakes.
+
+    run(scenario, seed=None, progress=None, scenario_file=None, stack=None) -> Run
+
+Modules: ``plan`` (checks and scaled times), ``engine`` (the launch/reap/deadline loop,
+signals, teardown), ``process`` (one
+instance process: environment, process group, CPU), ``assemble`` (attempt rows, marks, the
+Run), ``series`` (request log -> dependency series), ``findings`` (what a script did wrong),
+``validity`` (was the harness or a fake the bottleneck). See docs for the ``exec:`` section.
+"""
+
+from sim.engines.exec.engine import ExecEngine, run
+
+__all__ = ["run", "ExecEngine"]

@@ -1,0 +1,155 @@
+"""What the fakes saw, as the Run's per-dependency time series.
+
+Sources: the stack's request log (gate and IMDS entries: time, instance, service, operation,
+status, error code, gate latency) and the sinks' events (registry: register, reregister,
+duplicate, conflict, deregister; telemetry: every accepted event). Dependency names are the
+fakes' service names (``imds``, ``secretsmanager``, ``ssm``, ``sts``, ``iam``, ``registry``,
+``telemetry``), which are the names scenarios use for them.
+
+What the fakes cannot see is estimated, and said so: a call held by a partition never reaches
+a fake. `add_unanswered` counts, per partition window, each attempt that was alive during it
+and had not yet been answered by that dependency as one ``timed_out`` call (the least it can
+have made), at the moment the attempt ended or the window closed.
+
+Latency: the gate times every call it answers (histogram and in-flight from it); IMDS and the
+sinks do not, so their histograms stay empty and ``peak_in_flight`` is 0 for them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any, Iterable
+
+from sim.results import DependencySeries, latency_bin
+
+__all__ = ["build_series", "add_unanswered", "SINK_EVENT_DEPENDENCY", "THROTTLING_CODES", "capacity_of"]
+
+THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequests",
+                              "RequestLimitExceeded"})
+SINK_EVENT_DEPENDENCY = {
+    "register": "registry", "reregister": "registry", "register_duplicate": "registry",
+    "register_conflict": "registry", "deregister": "registry", "telemetry": "telemetry",
+}
+_GATE_SERVICES = ("secretsmanager", "ssm", "sts", "iam")
+
+
+def capacity_of(dependency: str, capacity: dict[str, dict[str, Any]]) -> float:
+    """Requests per second the fake behind ``dependency`` is documented to handle."""
+    fake = ("imds" if dependency == "imds" else "sinks" if dependency in ("registry", "telemetry")
+            else "moto" if dependency in _GATE_SERVICES else None)
+    rps = (capacity.get(fake) or {}).get("rps") if fake else None
+    return float(rps) if rps else math.nan
+
+
+def build_series(
+    log: Iterable[dict[str, Any]],
+    sink_events: Iterable[dict[str, Any]],
+    *,
+    t0_wall: float,
+    horizon: float,
+    interval: float,
+    names: Iterable[str],
+    capacity: dict[str, dict[str, Any]],
+) -> dict[str, DependencySeries]:
+    """Series for every dependency in ``names`` and every one seen in the log or sinks.
+
+    Times are seconds since ``t0_wall`` (epoch seconds at the run's start).
+    """
+    series: dict[str, DependencySeries] = {}
+
+    def get(name: str) -> DependencySeries:
+        s = series.get(name)
+        if s is None:
+            s = series[name] = DependencySeries.empty(name, interval, horizon, capacity_of(name, capacity))
+        return s
+
+    for name in names:
+        get(name)
+    first_call: set[tuple] = set()
+    spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for e in log:
+        name = e["service"]
+        s = get(name)
+        t = e["time"] - t0_wall
+        if t < 0:
+            continue
+        i = s.slot(t)
+        c = s.counts
+        c["offered"][i] += 1
+        key = (e["instance_id"], name, e["operation"])
+        if key not in first_call:
+            first_call.add(key)
+            c["needed"][i] += 1
+        status, code = int(e["status"] or 0), e.get("error_code")
+        if code in THROTTLING_CODES or status == 429:
+            c["throttled"][i] += 1
+        elif 0 < status < 400:
+            c["served"][i] += 1
+        else:
+            c["failed"][i] += 1
+        latency_ms = e.get("latency_ms")
+        if latency_ms is not None:
+            seconds = latency_ms / 1000.0
+            s.latency_hist[i, latency_bin(seconds)] += 1
+            spans[name].append((t, t + seconds))
+    for e in sink_events:
+        name = SINK_EVENT_DEPENDENCY.get(e.get("type", ""))
+        if name is None:
+            continue
+        s = get(name)
+        t = e["time"] - t0_wall
+        if t < 0:
+            continue
+        i = s.slot(t)
+        s.counts["offered"][i] += 1
+        s.counts["served"][i] += 1
+        if e["type"] in ("register", "telemetry"):
+            key = (e["instance_id"], name, e["type"])
+            if key not in first_call:
+                first_call.add(key)
+                s.counts["needed"][i] += 1
+    for name, intervals in spans.items():
+        _peak_in_flight(series[name], intervals)
+    return series
+
+
+def _peak_in_flight(s: DependencySeries, spans: list[tuple[float, float]]) -> None:
+    """Most calls in the fake at once per interval, from (arrival, answer) times."""
+    edges = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda x: (x[0], x[1]))
+    level = 0
+    peak = s.counts["peak_in_flight"]
+    for t, step in edges:
+        level += step
+        i = s.slot(max(t, 0.0))
+        if level > peak[i]:
+            peak[i] = level
+
+
+def add_unanswered(
+    series: dict[str, DependencySeries],
+    windows: Iterable[tuple[str, float, float]],
+    attempts: Iterable[tuple[str, float, float]],
+    answered: dict[tuple[str, str], float],
+) -> int:
+    """Estimate calls lost in partitions; returns how many were added.
+
+    ``windows``: (dependency, start, end) of each partition as applied; ``attempts``:
+    (instance id, start, end) of each attempt; ``answered``: (instance id, dependency) -> time
+    of the first answer that dependency gave that instance.
+    """
+    added = 0
+    for dependency, w_start, w_end in windows:
+        s = series.get(dependency)
+        if s is None:
+            continue
+        for instance_id, start, end in attempts:
+            if start >= w_end or end <= w_start:
+                continue
+            first = answered.get((instance_id, dependency), math.inf)
+            if first <= w_start:
+                continue  # it had what it needed from this dependency before the partition
+            t = min(end, w_end)
+            s.counts["timed_out"][s.slot(max(t, 0.0))] += 1
+            added += 1
+    return added
