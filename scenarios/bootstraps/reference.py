@@ -50,8 +50,9 @@ SINK_POLICY = {"kind": "full_jitter", "base": 0.2, "cap": 2.0, "max_attempts": 5
 
 
 def aws_policy_spec() -> dict:
-    deadline = float(os.environ.get("BOOTSTORM_CALL_DEADLINE") or 15.0)
-    return {"kind": "full_jitter", "base": 0.2, "cap": 2.0, "max_attempts": 6, "deadline": deadline}
+    # Patient enough to ride out a throttled minute, spread enough not to make it worse.
+    deadline = float(os.environ.get("BOOTSTORM_CALL_DEADLINE") or 60.0)
+    return {"kind": "full_jitter", "base": 0.5, "cap": 8.0, "max_attempts": 10, "deadline": deadline}
 
 
 class AttemptFailed(Exception):

@@ -209,19 +209,19 @@ def test_reference_retries_throttling_with_jittered_gaps(fake_stack, tmp_path):
     env = instance(fake_stack, tmp_path / "root")
     # An empty bucket that never refills: every GetSecretValue is throttled.
     fake_stack.apply_fault("throttle", "secretsmanager.GetSecretValue", rate=0)
-    done = run("reference.py", env, BOOTSTORM_CALL_DEADLINE="60")
+    done = run("reference.py", env, BOOTSTORM_CALL_DEADLINE="8")
     assert done.returncode == 1, why(done, planted)
     error = json_lines(done.stderr)[-1]
     assert (error["step"], error["error_code"]) == ("secret", "ThrottlingException"), why(done, planted)
-    assert "max_attempts" in error["message"]
+    assert "deadline" in error["message"] or "max_attempts" in error["message"]
     attempts = [e for e in fake_stack.request_log()
                 if e["instance_id"] == env["BOOTSTORM_INSTANCE_ID"] and e["operation"] == "GetSecretValue"]
-    assert len(attempts) == 6 and {e["error_code"] for e in attempts} == {"ThrottlingException"}
+    assert 3 <= len(attempts) <= 10 and {e["error_code"] for e in attempts} == {"ThrottlingException"}
     gaps = [b["time"] - a["time"] for a, b in zip(attempts, attempts[1:])]
     assert min(gaps) >= 0.0
-    # full jitter: uniform(0, min(2, 0.2 * 2**n)) plus the attempt itself; never lockstep
+    # full jitter: uniform(0, min(8, 0.5 * 2**n)) plus the attempt itself; never lockstep
     assert max(gaps) - min(gaps) > 0.01, gaps
-    assert sum(gaps) < 0.2 + 0.4 + 0.8 + 1.6 + 2.0 + 5 * 1.0, gaps
+    assert attempts[-1]["time"] - attempts[0]["time"] <= 8.5, gaps
 
 
 def test_reference_gets_new_credentials_when_its_keys_expire_mid_boot(fake_stack, tmp_path):

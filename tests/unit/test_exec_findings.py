@@ -180,7 +180,7 @@ def ok_call(t, op="GetSecretValue", service="secretsmanager", latency=0.002):
 
 @pytest.mark.parametrize("outcome,cpu,wall,requests,expected", [
     ("failed", 1.8, 3.0, [], ["busy_wait"]),          # 60 % of a core while failing
-    ("failed", 1.2, 3.0, [], []),                     # 40 %: under the threshold
+    ("failed", 0.6, 3.0, [], []),                     # 20 %: under the threshold
     ("ready", 1.8, 3.0, [], []),                      # busy but healthy
     ("ready", 1.8, 3.0, [failed_call(1.0)], ["busy_wait"]),  # ready, but it was failing meanwhile
     ("failed", 1.0, 1.5, [], []),                     # too short to judge

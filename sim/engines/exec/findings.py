@@ -140,7 +140,10 @@ class FindingConfig:
 
     min_secret_length: int = 8  # characters
     chunk_bytes: int = 1 << 20
-    busy_cpu_share: float = 0.5  # CPU seconds per wall second
+    # CPU seconds per wall second. A failing bootstrap that waits between tries is nearly idle;
+    # a tight loop takes all it can get, which on a loaded 2-core machine shared with the
+    # fakes and other instances (at nice 10) is often well under half a core.
+    busy_cpu_share: float = 0.25
     busy_min_wall: float = 2.0
     no_backoff_min_retries: int = 3
     no_backoff_tight_gap: float = 0.05

@@ -1,0 +1,75 @@
+"""The shipped reference bootstraps under faults, through the exec engine: the naive script is
+caught leaking, busy-waiting and hanging; the Python reference passes its SLO under the same
+faults (issue #4's acceptance)."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from sim.engines.exec import run
+from sim.metrics import summarize
+
+from tests.integration._exec_fixtures import scenario
+
+BOOTSTRAPS = Path(__file__).resolve().parents[2] / "scenarios" / "bootstraps"
+NAIVE = f"bash {BOOTSTRAPS / 'naive.sh'}"
+REFERENCE = f"{sys.executable} {BOOTSTRAPS / 'reference.py'}"
+# The bin folder of this Python first on PATH, so `aws` is the one installed with bootstorm.
+ENV = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"}
+
+
+def findings_of(result) -> Counter:
+    return Counter(name for cell in result.attempts.findings for name in cell.split(";") if name)
+
+
+def test_naive_script_leaks_the_secret_and_reports_the_app_before_the_agent(fake_stack_session):
+    result = run(scenario(NAIVE, size=3, exec_extra={"env": ENV, "boot_timeout": 60}),
+                 stack=fake_stack_session)
+    assert list(result.attempts.outcome) == ["ready"] * 3
+    found = findings_of(result)
+    assert found["secret_exposure"] == 3
+    assert found["ready_before_telemetry"] == 3
+    # The report counts exposures and never shows the value.
+    planted = fake_stack_session.planted_secrets()
+    assert summarize(result).metrics["secret_exposure_events"] == 3
+    assert not any(v in cell for v in planted.values() for cell in result.attempts.findings)
+
+
+def test_naive_script_busy_waits_when_imds_resets_connections(fake_stack_session):
+    faults = [{"at": 0, "target": "imds", "kind": "reset"}]
+    result = run(scenario(NAIVE, size=2, faults=faults, horizon="60s",
+                          exec_extra={"env": ENV, "boot_timeout": 8}), stack=fake_stack_session)
+    assert list(result.attempts.outcome) == ["hung"] * 2
+    assert findings_of(result)["busy_wait"] == 2
+
+
+def test_naive_script_hangs_in_a_partition_without_timeouts(fake_stack_session):
+    faults = [{"at": 0, "target": "secretsmanager", "kind": "partition"}]
+    result = run(scenario(NAIVE, size=2, faults=faults, horizon="60s",
+                          exec_extra={"env": ENV, "boot_timeout": 10}), stack=fake_stack_session)
+    assert list(result.attempts.outcome) == ["hung"] * 2
+    assert findings_of(result)["hang"] == 2
+
+
+def test_reference_bootstrap_passes_its_slo_under_partition_throttling_and_expiry(
+        fake_stack_session):
+    faults = [
+        {"at": 0, "for": "6s", "target": "secretsmanager", "kind": "partition"},
+        {"at": "6s", "for": "10s", "target": "secretsmanager.GetSecretValue", "kind": "throttle",
+         "quota": {"rate": 1, "burst": 1}},
+        {"at": "4s", "target": "instances", "kind": "expire_credentials"},
+    ]
+    slos = ["bootstrap_success_rate >= 100%", "secret_exposure_events <= 0"]
+    result = run(scenario(REFERENCE, size=4, over=2.0, faults=faults, slos=slos, horizon="90s",
+                          exec_extra={"env": {**ENV, "BOOTSTORM_CALL_DEADLINE": "40"},
+                                      "boot_timeout": 80}),
+                 stack=fake_stack_session)
+    summary = summarize(result)
+    assert list(result.attempts.outcome) == ["ready"] * 4, list(result.attempts.error_class)
+    assert summary.slos_passed, [(v.slo, v.measured) for v in summary.verdicts]
+    found = findings_of(result)
+    assert found["secret_exposure"] == 0 and found["hang"] == 0 and found["no_backoff"] == 0
+    sm = result.dependencies["secretsmanager"].counts
+    assert sm["throttled"].sum() + sm["timed_out"].sum() > 0  # the faults really hit it
