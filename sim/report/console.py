@@ -29,6 +29,9 @@ def _headline(s: Summary) -> Table:
     table.add_row("error rate", format_value(m["bootstrap_error_rate"], "per_mille"))
     outcomes = ", ".join(f"{k} {n:,}" for k, n in s.outcomes.items() if n)
     table.add_row("outcomes", outcomes or "none")
+    if s.findings:  # exec engine: what a reviewer of the script would flag, per attempt
+        table.add_row("findings (attempts)", ", ".join(
+            f"{name} {n:,}" for name, n in sorted(s.findings.items(), key=lambda kv: -kv[1])))
     return table
 
 

@@ -114,7 +114,8 @@ def test_the_environment_holds_nothing_of_the_caller(fake_stack_session, tmp_pat
         assert "SOME_CALLER_VARIABLE" not in env
         assert caller_secret not in json.dumps(env)
         root = env["BOOTSTORM_INSTANCE_ROOT"]
-        assert env["HOME"] == root == dump["cwd"]
+        assert env["HOME"] == root
+        assert dump["cwd"] == os.getcwd()  # relative commands resolve where bootstorm started
         assert env["TMPDIR"].startswith(root)
         assert env["AWS_CONFIG_FILE"].startswith(root) and env["AWS_SHARED_CREDENTIALS_FILE"].startswith(root)
         assert dump["sizes"] == {"AWS_CONFIG_FILE": 0, "AWS_SHARED_CREDENTIALS_FILE": 0}

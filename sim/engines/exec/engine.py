@@ -65,6 +65,7 @@ class ExecEngine:
         self.progress = progress
         self.scenario_file = scenario_file
         self.given_stack = stack
+        self.workdir = Path.cwd()  # scripts run where bootstorm was started
         self.plan = plan = plan_exec(scenario)  # every InvalidInput before anything starts
         self.command, self.size, self.horizon, self.grace = plan.command, plan.size, plan.horizon, plan.grace
         self.finding_config = plan.finding_config
@@ -197,7 +198,8 @@ class ExecEngine:
 
     def _spawn(self, env, root, prefix) -> InstanceProcess:
         try:
-            proc = InstanceProcess(self.command, env, root, prefix, self.spec.nice).start()
+            proc = InstanceProcess(self.command, env, root, prefix, self.spec.nice,
+                                   self.workdir).start()
         except OSError as exc:
             raise RunFailed(f"exec engine: could not start {self.command!r} in {root}: {exc}") from exc
         if proc.pidfd is not None:

@@ -60,10 +60,17 @@ def instance_env(stack_env: dict[str, str], root: Path, repo_root: Path,
 
 
 class InstanceProcess:
-    """``/bin/sh -c command`` in ``root``; stdout and stderr to files; its own session."""
+    """``/bin/sh -c command``; stdout and stderr to files; its own session.
 
-    def __init__(self, command: str, env: dict[str, str], root: Path, log_prefix: Path, nice: int = 0):
+    It runs in ``workdir`` (where bootstorm was started, so ``./my-bootstrap.sh`` and
+    ``scenarios/bootstraps/reference.py`` resolve as the user typed them); its disk is ``root``
+    (``HOME`` and ``BOOTSTORM_INSTANCE_ROOT``).
+    """
+
+    def __init__(self, command: str, env: dict[str, str], root: Path, log_prefix: Path, nice: int = 0,
+                 workdir: Path | None = None):
         self.command = command
+        self.workdir = workdir if workdir is not None else Path.cwd()
         self.nice = nice
         self.env = env
         self.root = root
@@ -92,7 +99,7 @@ class InstanceProcess:
             if self.nice and _NICE:  # nice execs the shell: the pid (and group) stay the same
                 argv = [_NICE, "-n", str(self.nice), *argv]
             self._popen = subprocess.Popen(
-                argv, cwd=self.root, env=self.env,
+                argv, cwd=self.workdir, env=self.env,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 start_new_session=True, close_fds=True,
             )
