@@ -26,7 +26,8 @@ class ExecSpec(BaseModel):
     command: str | None = Field(
         None,
         description="Shell command line that boots one instance (run with /bin/sh -c in the "
-        "instance's root directory); overrides bootstrap.command.",
+        "folder bootstorm was started in; HOME is the instance's root directory); overrides "
+        "bootstrap.command.",
     )
     instances: int | None = Field(
         None, ge=1, le=100_000,
