@@ -174,7 +174,7 @@ def test_run_writes_a_complete_run_folder_and_exits_0_when_slos_pass(capsys, tmp
     assert sorted(folder.glob("*.png")), "plots are drawn unless --no-plots"
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["slos_passed"] is True
-    assert "all 4 SLOs passed" in out
+    assert "all 5 SLOs passed" in out
     assert f"report: {folder / 'report.md'}" in out
     assert (folder / "attempts.csv").read_text().count("\n") >= 201  # header + one per attempt
 
