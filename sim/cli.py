@@ -140,7 +140,8 @@ def _cmd_run(args) -> int:
     if args.dry_run:
         _print_plan(plan(scenario))
         return EXIT_OK
-    with _progress(args.quiet) as progress:
+    engine = args.engine or scenario.run.engine
+    with _progress(args.quiet, "simulating" if engine == "sim" else "running") as progress:
         outcome = run_scenario(
             scenario, engine=args.engine, seed=args.seed, out_dir=args.out,
             plots=not args.no_plots, progress=progress, scenario_file=args.scenario,
@@ -164,7 +165,8 @@ def _cmd_run(args) -> int:
 class _progress:
     """A rich progress bar on stderr over simulated time (only on a terminal)."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, label: str = "simulating"):
+        self.label = label
         self.enabled = not quiet and sys.stderr.isatty()
         self._bar = None
         self._task = None
@@ -175,7 +177,7 @@ class _progress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._bar = Progress(
-            TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[status]}"),
+            TextColumn(self.label), BarColumn(), TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(), console=_console(stderr=True), transient=True,
         )
         self._bar.__enter__()
