@@ -73,3 +73,21 @@ def test_reference_bootstrap_passes_its_slo_under_partition_throttling_and_expir
     assert found["secret_exposure"] == 0 and found["hang"] == 0 and found["no_backoff"] == 0
     sm = result.dependencies["secretsmanager"].counts
     assert sm["throttled"].sum() + sm["timed_out"].sum() > 0  # the faults really hit it
+
+
+def test_awscli_bootstrap_under_the_same_faults_leaks_nothing_and_never_hangs(fake_stack_session):
+    faults = [
+        {"at": 0, "for": "6s", "target": "secretsmanager", "kind": "partition"},
+        {"at": "6s", "for": "10s", "target": "secretsmanager.GetSecretValue", "kind": "throttle",
+         "quota": {"rate": 1, "burst": 1}},
+        {"at": "4s", "target": "instances", "kind": "expire_credentials"},
+    ]
+    awscli = f"bash {BOOTSTRAPS / 'awscli.sh'}"
+    result = run(scenario(awscli, size=4, over=2.0, faults=faults, horizon="90s",
+                          exec_extra={"env": ENV, "boot_timeout": 80}),
+                 stack=fake_stack_session)
+    found = findings_of(result)
+    # Whether each boot made it is the measurement; what it must never do is judged here.
+    assert found["secret_exposure"] == 0 and found["hang"] == 0 and found["busy_wait"] == 0
+    assert "hung" not in list(result.attempts.outcome)
+    assert found["ready_before_telemetry"] == 0
