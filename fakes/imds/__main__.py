@@ -17,11 +17,10 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 
-from aiohttp import web
 
+from fakes._serve import serve_until_signal
 from fakes.imds.control import RESET_KEY
 from fakes.imds.credentials import moto_issuer, synthetic_issuer
 from fakes.imds.model import DEFAULT_INSTANCE_ID, Settings
@@ -49,18 +48,7 @@ def _configurer(config: dict):
 async def _serve(port: int, moto_url: str | None, state: ImdsState, apply) -> None:
     app = build_app(state)
     app[RESET_KEY] = apply
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print(json.dumps({"ready": True, "port": bound, "name": "imds", "moto": moto_url}), flush=True)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_until_signal(app, port, "imds", moto=moto_url)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,28 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import signal
 import sys
 
-from aiohttp import web
-
+from fakes._serve import serve_until_signal
 from fakes.sinks.server import build_app
 
 
 async def _serve(port: int) -> None:
-    runner = web.AppRunner(build_app(), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print(json.dumps({"ready": True, "port": bound, "name": "sinks"}), flush=True)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_until_signal(build_app(), port, "sinks")
 
 
 def main(argv: list[str] | None = None) -> int:
