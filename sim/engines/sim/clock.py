@@ -22,7 +22,7 @@ class Wake:
     __slots__ = ("callbacks", "_ok", "_value")
 
     def __init__(self, callback, value):
-        self.callbacks = [callback]
+        self.callbacks = (callback,)  # SimPy only iterates it; a tuple is cheaper to make
         self._ok = True
         self._value = value
 
