@@ -7,5 +7,7 @@ Start it with `start_imds()` (or ``python -m fakes.imds --port 0``); drive it wi
 from fakes.imds.client import ImdsClient, start_imds
 from fakes.imds.credentials import issue_role_credentials
 from fakes.imds.model import DEFAULT_INSTANCE_ID, Settings
+from fakes.imds.server import IMDS_CAPACITY_FRESH_RPS, IMDS_CAPACITY_RPS
 
-__all__ = ["ImdsClient", "start_imds", "issue_role_credentials", "Settings", "DEFAULT_INSTANCE_ID"]
+__all__ = ["ImdsClient", "start_imds", "issue_role_credentials", "Settings", "DEFAULT_INSTANCE_ID",
+           "IMDS_CAPACITY_RPS", "IMDS_CAPACITY_FRESH_RPS"]

@@ -16,13 +16,14 @@ from typing import Any
 __all__ = ["request_log", "imds_operation", "capacity", "CAPACITY"]
 
 # Requests per second one fake process handles on the 2-core development machine, rounded
-# down (the bootstraps share the cores). Sources: GATE_* in fakes/gate/server.py; IMDS from
-# tests/benchmarks/bench_imds.py (IMDS_CAPACITY_RPS, IMDS_CAPACITY_FRESH_RPS); toxiproxy from
+# down (the bootstraps share the cores). Sources: GATE_* in fakes/gate/server.py; IMDS_* in
+# fakes/imds/server.py (both measured by their benchmarks); toxiproxy from
 # tests/benchmarks/bench_toxiproxy.py; sinks share the aiohttp design of IMDS, unmeasured.
 CAPACITY: dict[str, dict[str, Any]] = {
     "gate": {"rps": None, "note": "answered by the gate itself (throttled, denied, injected errors)"},
     "moto": {"rps": None, "note": "AWS calls forwarded through the gate to one moto process"},
-    "imds": {"rps": 6500, "fresh_connection_rps": 1500, "note": "keep-alive GETs; curl-style new connections"},
+    "imds": {"rps": None, "fresh_connection_rps": None,
+             "note": "keep-alive GETs; curl-style new connections"},
     "sinks": {"rps": 1500, "note": "estimate (same aiohttp server design as IMDS, not benchmarked)"},
     "toxiproxy": {"rps": None, "note": "one hop adds well under 1 ms; not the bottleneck at these rates"},
 }
@@ -31,10 +32,13 @@ CAPACITY: dict[str, dict[str, Any]] = {
 def capacity() -> dict[str, dict[str, Any]]:
     """Each fake's documented capacity, so an engine can warn when a fake limits a run."""
     from fakes.gate import GATE_CAPACITY_RPS, PROXIED_CAPACITY_RPS
+    from fakes.imds import IMDS_CAPACITY_FRESH_RPS, IMDS_CAPACITY_RPS
 
     out = {name: dict(row) for name, row in CAPACITY.items()}
     out["gate"]["rps"] = GATE_CAPACITY_RPS
     out["moto"]["rps"] = PROXIED_CAPACITY_RPS
+    out["imds"]["rps"] = IMDS_CAPACITY_RPS
+    out["imds"]["fresh_connection_rps"] = IMDS_CAPACITY_FRESH_RPS
     return out
 
 
