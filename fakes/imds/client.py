@@ -4,6 +4,10 @@
     imds = ImdsClient(server.url)
     inst = imds.add_instance(role="app-role", availability_zone="us-east-1b")
     env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = imds.endpoint(inst["instance_id"])
+
+    # Or serve one instance at the root of its own port, as 169.254.169.254 serves it:
+    inst = imds.add_instance(role="app-role", listener=True)
+    imds.listener_url(inst["instance_id"])          # "http://127.0.0.1:<listener_port>/"
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import os
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from fakes._proc import ServerProcess
@@ -77,12 +82,27 @@ class ImdsClient:
     def health(self) -> dict:
         return self._call("GET", "/health")
 
-    def add_instance(self, instance_id: str | None = None, **spec) -> dict:
+    def add_instance(self, instance_id: str | None = None, listener: bool = False, **spec) -> dict:
         """Add an instance: availability_zone, instance_type, ami_id, local_ipv4, mac, role,
-        user_data, tags, settings ({...}), at_root. Returns its description."""
+        user_data, tags, settings ({...}), at_root. Returns its description.
+
+        ``listener=True`` also serves it at the ROOT paths of its own 127.0.0.1 port
+        (``listener_port`` in the description; see `listener_url`), as EC2's
+        169.254.169.254 does; removing the instance closes that port."""
         if instance_id is not None:
             spec["instance_id"] = instance_id
+        if listener:
+            spec["listener"] = True
         return self._call("POST", "/instances", spec)
+
+    def listener_url(self, instance_id: str) -> str:
+        """``http://127.0.0.1:<port>/`` of the instance's own root listener (added with
+        ``listener=True``); raises FakeFailed when it has none."""
+        port = self.instance(instance_id).get("listener_port")
+        if not port:
+            raise FakeFailed(f"IMDS instance {instance_id} has no root listener; add it with listener=True")
+        host = urllib.parse.urlsplit(self.url).hostname or "127.0.0.1"
+        return f"http://{host}:{port}/"
 
     def add_instances(self, specs: list[dict]) -> list[dict]:
         """Add a fleet in one call (each spec as for `add_instance`); descriptions in order."""

@@ -3,8 +3,10 @@
     GET    /__bootstorm/health
     GET    /__bootstorm/instances              every instance (identity, settings, base path)
     POST   /__bootstorm/instances              add one: {instance_id?, availability_zone?, role?,
-                                               user_data?, tags?, settings?, at_root?}
+                                               user_data?, tags?, settings?, at_root?, listener?}
                                                or many: {"instances": [spec, ...]}
+                                               listener: true also serves it at the root of its
+                                               own 127.0.0.1 port, reported as listener_port
     GET    /__bootstorm/instances/{id}
     DELETE /__bootstorm/instances/{id}
     GET    /__bootstorm/settings               the defaults for new instances
@@ -45,10 +47,11 @@ async def _body(request: web.Request) -> dict:
     return body
 
 
-def _describe(st) -> dict:
+def _describe(state, st) -> dict:
     out = st.instance.public()
     out["base_path"] = f"/{st.instance.instance_id}/"
-    out["at_root"] = False
+    out["at_root"] = st.instance.instance_id == state.default_instance
+    out["listener_port"] = state.listener_ports.get(st.instance.instance_id)
     return out
 
 
@@ -97,12 +100,7 @@ async def health(request: web.Request) -> web.Response:
 
 async def list_instances(request: web.Request) -> web.Response:
     st = _st(request)
-    out = []
-    for s in st.instances.values():
-        d = _describe(s)
-        d["at_root"] = s.instance.instance_id == st.default_instance
-        out.append(d)
-    return web.json_response({"instances": out})
+    return web.json_response({"instances": [_describe(st, s) for s in st.instances.values()]})
 
 
 async def add_instance(request: web.Request) -> web.Response:
@@ -112,24 +110,40 @@ async def add_instance(request: web.Request) -> web.Response:
         specs = body["instances"]
         if not isinstance(specs, list) or not all(isinstance(x, dict) for x in specs):
             raise ValueError("instances: expected a list of instance objects")
-        return web.json_response({"instances": [_add(st, dict(x)) for x in specs]}, status=201)
-    return web.json_response(_add(st, body), status=201)
+        added = []
+        try:
+            for spec in specs:
+                added.append(_add(st, dict(spec)))
+        finally:  # the ones added before a bad spec stay, so they get their sockets too
+            await _sync_listeners(request)
+        return web.json_response({"instances": [_describe(st, st.get(i)) for i in added]}, status=201)
+    iid = _add(st, body)
+    await _sync_listeners(request)
+    return web.json_response(_describe(st, st.get(iid)), status=201)
 
 
-def _add(st, spec: dict) -> dict:
-    at_root = bool(spec.pop("at_root", False))
-    inst = st.add(spec, at_root=at_root)
-    d = _describe(st.get(inst.instance_id))
-    d["at_root"] = at_root
-    return d
+def _add(st, spec: dict) -> str:
+    at_root = spec.pop("at_root", False)
+    if not isinstance(at_root, bool):
+        raise ValueError(f"at_root: expected true or false, got {at_root!r}")
+    return st.add(spec, at_root=at_root).instance_id
+
+
+async def _sync_listeners(request: web.Request) -> None:
+    from fakes.imds.server import LISTENERS_KEY
+
+    parent = _parent(request)
+    await parent[LISTENERS_KEY].sync(parent)
 
 
 async def get_instance(request: web.Request) -> web.Response:
-    return web.json_response(_describe(_st(request).get(request.match_info["iid"])))
+    st = _st(request)
+    return web.json_response(_describe(st, st.get(request.match_info["iid"])))
 
 
 async def remove_instance(request: web.Request) -> web.Response:
     _st(request).remove(request.match_info["iid"])
+    await _sync_listeners(request)
     return web.json_response({"removed": request.match_info["iid"]})
 
 
@@ -177,5 +191,8 @@ async def reset(request: web.Request) -> web.Response:
     parent = _parent(request)
     st = _st(request)
     st.clear()
-    parent[RESET_KEY](st)
+    try:
+        parent[RESET_KEY](st)
+    finally:
+        await _sync_listeners(request)
     return web.json_response({"ok": True, "instances": len(st.instances)})

@@ -59,6 +59,11 @@ class Settings:
     token_ttl_cap: int | None = None  # tokens live min(requested TTL, cap) seconds
     outage: bool = False  # every request gets 503 while true
     latency: float = 0.0  # seconds added before every answer
+    # Network faults for one instance, wherever it is served (its base path or its listener):
+    # "partition" holds every request unanswered until the caller gives up (as a dropped
+    # link, or toxiproxy's timeout toxic); "connection_reset" answers with a TCP RST.
+    partition: bool = False
+    connection_reset: bool = False
     credential_lifetime: float = 6 * 3600.0  # what the reported Expiration says
     # New credentials are issued when the held ones have less than this left (EC2 rotates
     # at least 5 minutes before expiry). When it is not shorter than the lifetime (a 60 s
@@ -87,8 +92,9 @@ class Settings:
             raise ValueError(f"throttle_mode: expected '429' or 'drop', got {self.throttle_mode!r}")
         if not isinstance(self.instance_metadata_tags, bool):
             raise ValueError(f"instance_metadata_tags: expected true or false, got {self.instance_metadata_tags!r}")
-        if not isinstance(self.outage, bool):
-            raise ValueError(f"outage: expected true or false, got {self.outage!r}")
+        for name in ("outage", "partition", "connection_reset"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}: expected true or false, got {getattr(self, name)!r}")
         for name in ("latency", "drop_stall", "credential_lifetime", "credential_refresh_before"):
             value = getattr(self, name)
             try:
@@ -145,6 +151,8 @@ class Instance:
     tags: dict[str, str] = field(default_factory=dict)
     account_id: str = ACCOUNT_ID
     launched_at: float = field(default_factory=time.time)
+    # Serve this instance at the root of its own socket (fakes.imds.listeners).
+    listener: bool = False
     settings: Settings = field(default_factory=Settings)
 
     def __post_init__(self) -> None:
@@ -158,6 +166,8 @@ class Instance:
             self.local_ipv4 = f"10.{(block >> 8) & 255}.{block & 255}.{host + 1}"
         if not self.mac:
             self.mac = "0e:" + ":".join(f"{b:02x}" for b in digest[8:13])
+        if not isinstance(self.listener, bool):
+            raise ValueError(f"listener: expected true or false, got {self.listener!r}")
         if len(self.availability_zone) < 2 or not self.availability_zone[-1].isalpha():
             raise ValueError(f"availability_zone: expected like 'us-east-1a', got {self.availability_zone!r}")
 

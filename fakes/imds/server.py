@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
+from fakes.imds.listeners import LISTENER_APP_KEY, Listeners
 from fakes.imds.model import MAX_TOKEN_TTL, identity_document, imds_json, iso_utc
 from fakes.imds.state import ImdsState, InstanceState
 
-__all__ = ["build_app", "STATE_KEY", "IMDS_CAPACITY_RPS", "IMDS_CAPACITY_FRESH_RPS"]
+__all__ = ["build_app", "STATE_KEY", "LISTENERS_KEY", "IMDS_CAPACITY_RPS", "IMDS_CAPACITY_FRESH_RPS"]
 
 # Measured by tests/benchmarks/bench_imds.py on the 2-core development machine, keep-alive GETs
 # of /latest/meta-data/instance-id with a token: 6,600-6,750 req/s from one client process at
@@ -38,6 +41,9 @@ IMDS_CAPACITY_FRESH_RPS = 1500
 
 STATE_KEY = web.AppKey("imds_state", ImdsState)
 EXECUTOR_KEY = web.AppKey("imds_executor", ThreadPoolExecutor)
+LISTENERS_KEY = web.AppKey("imds_listeners", Listeners)
+# A held (partitioned) request gives up after this long even if the caller never does.
+HOLD_LIMIT = 600.0
 CONTROL_PREFIX = "/__bootstorm"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
@@ -73,7 +79,15 @@ def _error(code: int, headers: dict | None = None) -> web.Response:
     return web.Response(text=body, status=code, content_type="text/html", headers=hdrs)
 
 
-def _split(path: str, state: ImdsState) -> tuple[InstanceState | None, str]:
+def _split(request: web.Request, state: ImdsState) -> tuple[InstanceState | None, str]:
+    path = request.path
+    if request.app.get(LISTENER_APP_KEY):  # a per-instance socket: the root is the instance
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        iid = state.port_instances.get(sockname[1]) if sockname else None
+        st = state.instances.get(iid) if iid is not None else None
+        if st is None:  # removed while a keep-alive connection was still open
+            raise _Dropped()
+        return st, path
     if path.startswith("/i-"):
         head, _, rest = path[1:].partition("/")
         return state.instances.get(head), "/" + rest
@@ -84,15 +98,19 @@ def _split(path: str, state: ImdsState) -> tuple[InstanceState | None, str]:
 
 async def handle(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
-    st, path = _split(request.path, state)
-    iid = st.instance.instance_id if st else None
+    st: InstanceState | None = None
     status: int | str = 500
     try:
+        st, path = _split(request, state)
         resp = await _answer(request, st, path)
         status = resp.status
         return resp
-    except _Dropped:
-        status = "dropped"
+    except _Reset:
+        status = "reset"
+        _abort_with_rst(request)
+        raise asyncio.CancelledError() from None
+    except _Dropped as exc:
+        status = exc.args[0] if exc.args else "dropped"
         if request.transport is not None:
             request.transport.close()
         raise asyncio.CancelledError() from None
@@ -100,13 +118,43 @@ async def handle(request: web.Request) -> web.StreamResponse:
         status = "client_gone"  # the caller hung up (its timeout) before we answered
         raise
     finally:
-        state.record(iid, request.method, request.path, status)
+        state.record(st.instance.instance_id if st else None, request.method, request.path, status)
+
+
+class _Reset(Exception):
+    """Answer with a TCP RST (the connection_reset fault)."""
+
+
+def _abort_with_rst(request: web.Request) -> None:
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # Linger 0 makes close() send RST instead of FIN, as toxiproxy's reset_peer does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+async def _hold(request: web.Request, status: str) -> None:
+    """Answer nothing until the caller hangs up (its timeout), the server stops, or HOLD_LIMIT."""
+    state = request.app[STATE_KEY]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HOLD_LIMIT
+    transport = request.transport
+    while transport is not None and not transport.is_closing() and not state.closing and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    raise _Dropped(status)
 
 
 async def _answer(request: web.Request, st: InstanceState | None, path: str) -> web.Response:
     if st is None:
         return _error(404)
     settings = st.settings
+    if settings.partition:
+        await _hold(request, "partitioned")
+    if settings.connection_reset:
+        raise _Reset()
     if settings.http_endpoint == "disabled":
         return _error(403)
     if settings.outage:
@@ -221,6 +269,18 @@ def build_app(state: ImdsState) -> web.Application:
     app[STATE_KEY] = state
     # AssumeRole on moto blocks for tens of ms; a few threads keep a boot storm moving.
     app[EXECUTOR_KEY] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="imds-sts")
+    app[LISTENERS_KEY] = Listeners(state, EXECUTOR_KEY, STATE_KEY, handle)
     add_control_routes(app, CONTROL_PREFIX)
     app.router.add_route("*", "/{tail:.*}", handle)
+    app.on_startup.append(_open_listeners)
+    app.on_shutdown.append(_close_listeners)
     return app
+
+
+async def _open_listeners(app: web.Application) -> None:
+    await app[LISTENERS_KEY].sync(app)  # instances from the config file
+
+
+async def _close_listeners(app: web.Application) -> None:
+    app[STATE_KEY].closing = True
+    await app[LISTENERS_KEY].close_all()

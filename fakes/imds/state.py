@@ -89,6 +89,20 @@ class ImdsState:
         self.log: deque[tuple] = deque(maxlen=LOG_LIMIT)
         self.log_seq = 0
         self._next_seq = 1
+        # Per-instance root listeners (see fakes.imds.listeners): both directions.
+        self.listener_ports: dict[str, int] = {}
+        self.port_instances: dict[int, str] = {}
+        self.closing = False  # set on shutdown: held (partitioned) requests give up
+
+    def bind_listener(self, instance_id: str, port: int) -> None:
+        self.listener_ports[instance_id] = port
+        self.port_instances[port] = instance_id
+
+    def unbind_listener(self, instance_id: str) -> int | None:
+        port = self.listener_ports.pop(instance_id, None)
+        if port is not None:
+            self.port_instances.pop(port, None)
+        return port
 
     def add(self, spec: dict, at_root: bool = False) -> Instance:
         spec = dict(spec)
