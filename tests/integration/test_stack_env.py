@@ -17,17 +17,17 @@ FORBIDDEN = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", 
 def test_env_points_at_proxies_and_carries_no_caller_credentials(fake_stack, monkeypatch):
     for name in FORBIDDEN:
         monkeypatch.setenv(name, "caller-value")
-    env = fake_stack.add_instance("i-0env")
+    env = fake_stack.add_instance("i-00000000000000e70")
     assert not set(FORBIDDEN) & set(env)
     assert "caller-value" not in env.values()
     proxies = fake_stack.proxies.ports
-    assert env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == f"http://127.0.0.1:{proxies['imds']}/i-0env/"
+    assert env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == f"http://127.0.0.1:{proxies['imds']}/i-00000000000000e70/"
     assert env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] == f"http://127.0.0.1:{proxies['secretsmanager']}"
     assert env["AWS_ENDPOINT_URL_STS"] == f"http://127.0.0.1:{proxies['sts']}"
     assert set(ENDPOINT_VARIABLES.values()) <= set(env)
     # one proxy per path, so faulting one leaves the others up
     assert len({proxies[s] for s in ("imds", "secretsmanager", "ssm", "sts", "iam", "aws", "registry")}) == 7
-    assert env["AWS_SDK_UA_APP_ID"] == env["BOOTSTORM_INSTANCE_ID"] == "i-0env"
+    assert env["AWS_SDK_UA_APP_ID"] == env["BOOTSTORM_INSTANCE_ID"] == "i-00000000000000e70"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
     for key in ("BOOTSTORM_REGISTRY_URL", "BOOTSTORM_TELEMETRY_URL"):
         with urllib.request.urlopen(env[key] + "/health", timeout=10) as resp:
