@@ -97,6 +97,7 @@ class ImdsState:
         # Per-instance root listeners (see fakes.imds.listeners): both directions.
         self.listener_ports: dict[str, int] = {}
         self.port_instances: dict[int, str] = {}
+        self.wanted_listeners: set[str] = set()  # instances added with listener: true
         self.closing = False  # set on shutdown: held (partitioned) requests give up
 
     def bind_listener(self, instance_id: str, port: int) -> None:
@@ -128,6 +129,8 @@ class ImdsState:
             raise ValueError(f"instance {inst.instance_id} already exists")
         self._next_seq += 1
         self.instances[inst.instance_id] = InstanceState(inst)
+        if inst.listener:
+            self.wanted_listeners.add(inst.instance_id)
         if at_root:
             self.default_instance = inst.instance_id
         return inst
@@ -138,6 +141,7 @@ class ImdsState:
     def remove(self, instance_id: str) -> None:
         self.get(instance_id)  # 400 for a malformed id, 404 for an unknown one
         del self.instances[instance_id]
+        self.wanted_listeners.discard(instance_id)
         self.ledger.forget(instance_id)
         if self.default_instance == instance_id:
             self.default_instance = None
@@ -190,6 +194,7 @@ class ImdsState:
 
     def clear(self) -> None:
         self.instances.clear()
+        self.wanted_listeners.clear()
         self.default_instance = None
         self.ledger.clear()
         self.log.clear()
