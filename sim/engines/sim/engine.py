@@ -64,7 +64,7 @@ class SimEngine:
         self.dep_of = []
         for step in model.steps:
             p = step.policy
-            if not (p.quota or p.adaptive or p.budget or p.breaker):
+            if not (p.quota or p.adaptive or p.budget or p.throttle or p.breaker):
                 shared.setdefault(p, p.new_client())
             self.shared_client_of.append(shared.get(p))
             self.dep_of.append(self.deps[model.ops[step.op].dep] if step.op >= 0 else None)
