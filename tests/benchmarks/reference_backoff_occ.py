@@ -4,48 +4,81 @@ A re-statement, written for this project, of the model in the simulator behind M
 "Exponential Backoff And Jitter" (AWS Architecture Blog, 2015; aws-samples/aws-arch-backoff-
 simulator): N clients update one row with OCC (read, then conditional write, each message
 delayed |N(10 ms, 2 ms)|), backoff base 5 ms and cap 2 s, the n-th retry sleeping from
-2**n * base; writes are counted. It shares no code with bootstorm, so the test compares the
+``2**n * base``; writes are counted. It shares no code with bootstorm, so the test compares the
 sim engine against an independent model.
 
-    python tests/benchmarks/reference_backoff_occ.py     # prints clients, kind, ms, writes
+    python tests/benchmarks/reference_backoff_occ.py     # clients, kind, mean ms, mean writes
 """
-import heapq, random, sys
-def run(n, kind, rng):
-    base, cap = 5.0, 2000.0
-    d = lambda: abs(rng.normalvariate(10, 2))
-    version = [0]; calls = [0]
-    q = []; seq = [0]
-    def push(t, f, *a):
-        seq[0] += 1; heapq.heappush(q, (t, seq[0], f, a))
-    state = [{"attempt": 0, "sleep": base} for _ in range(n)]
-    def backoff(c):
-        s = state[c]; a = s["attempt"]; v = min(cap, 2 ** a * base)
-        if kind == "none": return 0
-        if kind == "expo": return v
-        if kind == "equal": return v / 2 + rng.uniform(0, v / 2)
-        if kind == "full": return rng.uniform(0, v)
-        s["sleep"] = min(cap, rng.uniform(base, s["sleep"] * 3)); return s["sleep"]
-    def read(t, c): push(t + d(), read_rsp, c, version[0])
-    def read_rsp(t, c, v): push(t + d(), write, c, v)
-    def write(t, c, v):
-        calls[0] += 1
-        ok = v == version[0]
-        if ok: version[0] += 1
-        push(t + d(), write_rsp, c, ok)
-    def write_rsp(t, c, ok):
-        if not ok:
-            state[c]["attempt"] += 1
-            push(t + d() + backoff(c), read, c)
-    for c in range(n): push(d(), read, c)
-    t = 0
-    while q:
-        t, _, f, a = heapq.heappop(q); f(t, *a)
-    return t, calls[0]
-rng = random.Random(1)
-for n in (10, 50, 100):
-    for kind in ("none", "expo", "equal", "full", "decorr"):
-        R = 100 if n < 100 else 50
-        tt = cc = 0
-        for _ in range(R):
-            t, c = run(n, kind, rng); tt += t; cc += c
-        print(n, kind, round(tt / R), round(cc / R, 1))
+
+from __future__ import annotations
+
+import heapq
+import random
+
+BASE_MS, CAP_MS = 5.0, 2000.0
+KINDS = ("none", "exponential", "equal_jitter", "full_jitter", "decorrelated_jitter")
+
+
+def simulate(clients: int, kind: str, rng: random.Random) -> tuple[float, int]:
+    """One contention episode: (time the last client succeeded in ms, writes made)."""
+    def net() -> float:
+        return abs(rng.normalvariate(10.0, 2.0))
+
+    version = 0
+    writes = 0
+    attempts = [0] * clients
+    last_sleep = [BASE_MS] * clients
+    queue: list = []
+    seq = 0
+
+    def push(at, what, client, value=None):
+        nonlocal seq
+        seq += 1
+        heapq.heappush(queue, (at, seq, what, client, value))
+
+    def backoff(client: int) -> float:
+        v = min(CAP_MS, 2 ** attempts[client] * BASE_MS)
+        if kind == "none":
+            return 0.0
+        if kind == "exponential":
+            return v
+        if kind == "equal_jitter":
+            return v / 2 + rng.uniform(0, v / 2)
+        if kind == "full_jitter":
+            return rng.uniform(0, v)
+        last_sleep[client] = min(CAP_MS, rng.uniform(BASE_MS, last_sleep[client] * 3))
+        return last_sleep[client]
+
+    for c in range(clients):
+        push(net(), "read", c)
+    now = 0.0
+    while queue:
+        now, _, what, c, value = heapq.heappop(queue)
+        if what == "read":  # the server reads the version; the answer goes back
+            push(now + net(), "read_answer", c, version)
+        elif what == "read_answer":  # the client sends its conditional write
+            push(now + net(), "write", c, value)
+        elif what == "write":
+            writes += 1
+            ok = value == version
+            version += ok
+            push(now + net(), "write_answer", c, ok)
+        elif not value:  # a conflict: back off, then read again
+            attempts[c] += 1
+            push(now + net() + backoff(c), "read", c)
+    return now, writes
+
+
+def main() -> None:
+    rng = random.Random(1)
+    for clients in (10, 50, 100):
+        for kind in KINDS:
+            runs = 100 if clients < 100 else 50
+            results = [simulate(clients, kind, rng) for _ in range(runs)]
+            ms = sum(r[0] for r in results) / runs
+            writes = sum(r[1] for r in results) / runs
+            print(f"{clients:4d} {kind:20s} {ms:8.0f} ms {writes:8.1f} writes")
+
+
+if __name__ == "__main__":
+    main()
