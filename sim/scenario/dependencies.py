@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.distributions import DistributionSpec, LogNormal
-from sim.units import Duration
+from sim.units import _DURATION_SCHEMA, Duration
 
 __all__ = ["Dependency", "Network", "Operation", "Quota", "THROTTLE_CODES", "default_protocol"]
 
@@ -84,6 +84,11 @@ class Network(_Model):
     response: DistributionSpec = Field(0.0, description="Dependency to client, per answer.")
 
 
+def _network_schema(schema: dict) -> None:
+    # `_symmetric` accepts one distribution for both ways: tell editors (the JSON Schema) too.
+    schema["anyOf"][1:1] = [_DURATION_SCHEMA, {"type": "object", "required": ["kind"]}]
+
+
 def _default_service_time():
     return LogNormal(kind="lognormal", median=0.01, p99=0.05)
 
@@ -120,6 +125,7 @@ class Dependency(_Model):
         description="Network delay each way, outside the service time: `{request: 2ms, "
         "response: 2ms}`, or one distribution for both. null: none (the answer of a fast "
         "error still takes 2ms).",
+        json_schema_extra=_network_schema,
     )
     operations: dict[str, Operation] = Field(
         min_length=1, description="Operations the bootstrap may call, by name."
