@@ -71,9 +71,10 @@ class RetryPolicy:
     ``(capacity, retry_cost, timeout_cost, success_refund, throttle_cost[, initial])`` for an
     AWS retry quota, ``budget`` ``(ratio, min_per_second, max_tokens[, initial_tokens])``,
     ``throttle`` ``(max_tokens, token_ratio[, initial])`` for gRPC retry throttling,
-    ``breaker`` the keyword arguments of ``CircuitBreaker``; None turns each off. ``legacy_classification`` uses botocore legacy
-    mode's idea of a retryable error. ``min_attempt_timeout`` is a floor engines should put
-    under each attempt's timeout (gRPC's MIN_CONNECT_TIMEOUT; 0 for the others).
+    ``breaker`` the keyword arguments of ``CircuitBreaker``; None turns each off.
+    ``legacy_classification`` uses botocore legacy mode's idea of a retryable error.
+    ``min_attempt_timeout`` is a floor engines should put under each attempt's timeout (gRPC's
+    MIN_CONNECT_TIMEOUT; 0 for the others).
     """
 
     __slots__ = (

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 # `max_attempts: unlimited`: retry until the deadline (the validator insists on one).
-# strict: YAML's `true` is not one attempt. No upper bound: 200 attempts is a what-if a user may ask.
+# strict: YAML's `true` is not one attempt. No upper bound: 200 attempts is a fair what-if.
 Attempts = Union[Annotated[int, Field(ge=1, strict=True)], Literal["unlimited"]]
 
 

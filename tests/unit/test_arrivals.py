@@ -57,7 +57,8 @@ def test_ramp_paced_by_a_rate_timeline():
     t = times({"kind": "ramp", "start": 0, "rate": SPIKE}, 200)
     assert np.allclose(t[:121], np.arange(121) * 0.5)
     assert np.allclose(np.diff(t[121:]), 1 / 40)
-    assert np.allclose(times({"kind": "ramp", "rate": 10}, 50), times({"kind": "ramp", "over": 5}, 50))
+    by_rate = times({"kind": "ramp", "rate": 10}, 50)
+    assert np.allclose(by_rate, times({"kind": "ramp", "over": 5}, 50))
 
 
 def test_autoscaling_refill_rate_timeline():
