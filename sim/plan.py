@@ -65,21 +65,33 @@ class Plan:
         return out
 
 
+def _peak(rate) -> float:
+    return rate if isinstance(rate, float) else max(p["rate"] for p in rate)
+
+
+def _rate_text(rate) -> str:
+    if isinstance(rate, float):
+        return f"{rate:g}"
+    return f"{min(p['rate'] for p in rate):g} to {_peak(rate):g} (timeline)"
+
+
 def _arrival(scenario: Scenario) -> tuple[str, float]:
     a = scenario.fleet.arrival
     n = scenario.fleet.size
     if isinstance(a, Burst):
         return f"burst of {n:,} at {format_duration(a.at)}", float(n)
     if isinstance(a, Ramp):
-        return f"ramp of {n:,} over {format_duration(a.over)}", n / a.over
+        if a.over is not None:
+            return f"ramp of {n:,} over {format_duration(a.over)}", n / a.over
+        return f"ramp of {n:,} at {_rate_text(a.rate)} launches/s", _peak(a.rate)
     if isinstance(a, Poisson):
-        return f"Poisson, {a.rate:g} launches/s", a.rate
+        return f"Poisson, {_rate_text(a.rate)} launches/s", _peak(a.rate)
     if isinstance(a, Steps):
         return f"{len(a.steps)} steps, largest {max(s.count for s in a.steps):,}", float(
             max(s.count for s in a.steps)
         )
     if isinstance(a, Autoscaling):
-        return (f"autoscaling: {min(a.burst, n):,} at once, then {a.refill_rate:g}/s",
+        return (f"autoscaling: {min(a.burst, n):,} at once, then {_rate_text(a.refill_rate)}/s",
                 float(min(a.burst, n)))
     return str(a), float(n)
 

@@ -280,8 +280,9 @@ def check_scenario(scenario) -> list[str]:
     """Every fault of ``scenario`` the fakes cannot apply, as one InvalidInput; else warnings.
 
     Warnings (returned): dependencies the scenario declares that no fake serves (the
-    bootstrap may still call them; the stack will not see those calls), and network faults on
-    one operation that will hit the whole dependency.
+    bootstrap may still call them; the stack will not see those calls), network faults on
+    one operation that will hit the whole dependency, and a dependency ``network`` delay (a sim
+    engine model).
     """
     problems, warnings = [], []
     for i, fault in enumerate(scenario.faults):
@@ -294,9 +295,13 @@ def check_scenario(scenario) -> list[str]:
             continue
         if fault.kind in NETWORK_KINDS and "." in fault.target:
             warnings.append(f"faults.{i}: {fault.kind} on {fault.target!r} hits all of {fault.target.split('.')[0]}")
-    for name in scenario.dependencies:
+    for name, dep in scenario.dependencies.items():
         if name not in DEPENDENCY_FAKES:
             warnings.append(f"dependency {name!r} has no real fake; calls to it are not seen by the stack")
+        if getattr(dep, "network", None) is not None:
+            # The sim engine's wire delay has no counterpart here: real calls go over loopback.
+            warnings.append(f"dependencies.{name}.network is modelled by the sim engine only; "
+                            "here calls go over loopback (a latency fault delays them)")
     if problems:
         raise InvalidInput("the fakes stack cannot run this scenario's faults:\n  " + "\n  ".join(problems))
     return warnings

@@ -7,8 +7,10 @@ Which one to pick:
 - ``full_jitter`` (or ``decorrelated_jitter``) for your own HTTP calls: jitter spreads a
   synchronised fleet; plain ``exponential`` and ``fixed`` exist to show why jitter matters.
 - ``grpc`` for gRPC channel reconnects (retries without limit unless ``max_attempts`` is set).
-- Add ``budget`` to keep retries near 10% of requests under a wide outage, ``circuit_breaker``
-  to stop calling a dependency that keeps failing, ``deadline`` to bound the whole call.
+- Add ``budget`` to keep retries near 10% of requests under a wide outage (or
+  ``retry_throttling`` for gRPC's token bucket), ``circuit_breaker`` to stop calling a
+  dependency that keeps failing (``blocks: retries`` to stop only its retries), ``deadline`` to
+  bound the whole call.
 
 No I/O, no clock reads, no module-level random state: callers pass ``now`` (seconds) and a
 ``random.Random``. See ``controller`` for the call protocol.
@@ -30,6 +32,7 @@ from sim.policies.build import build_policy
 from sim.policies.classify import ErrorClass, classify
 from sim.policies.controller import GIVE_UP, GIVE_UP_REASONS, Call, ClientState, GiveUp, RetryPolicy
 from sim.policies.quota import RetryBudget, RetryQuota
+from sim.policies.throttle import RetryThrottle
 from sim.policies.spec import (
     AwsAdaptiveSpec,
     AwsLegacySpec,
@@ -44,6 +47,7 @@ from sim.policies.spec import (
     GrpcSpec,
     NoRetrySpec,
     RetrySpec,
+    RetryThrottlingSpec,
     retry_spec_adapter,
 )
 
@@ -69,6 +73,7 @@ __all__ = [
     "GrpcBackoff",
     "RetryQuota",
     "RetryBudget",
+    "RetryThrottle",
     "CircuitBreaker",
     "AdaptiveRateLimiter",
     # scenario spec
@@ -85,6 +90,7 @@ __all__ = [
     "GrpcSpec",
     "BudgetSpec",
     "CircuitBreakerSpec",
+    "RetryThrottlingSpec",
     "build_policy",
     "retry_spec_adapter",
 ]

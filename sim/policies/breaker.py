@@ -6,6 +6,11 @@ failures among them reaches ``failure_rate``. Open: attempts are refused for ``o
 seconds. Half-open: up to ``half_open_probes`` attempts go through; one failure opens the breaker
 again, ``half_open_probes`` successes close it.
 
+``retries_only`` (scenario ``blocks: retries``) is for callers: the breaker keeps the same
+states, but the controller lets every first attempt through and gates only retries, like
+Envoy's ``max_retries`` circuit breaker and gRPC retry throttling; a first attempt's outcome
+counts only while the breaker is closed.
+
 Outcomes are reported with the ``epoch`` that ``allow`` handed out, so a slow answer to an
 attempt made before the last state change cannot be mistaken for a probe's answer.
 """
@@ -28,6 +33,7 @@ class CircuitBreaker:
         "min_calls",
         "open_for",
         "half_open_probes",
+        "retries_only",
         "state",
         "epoch",
         "opened_at",
@@ -49,6 +55,7 @@ class CircuitBreaker:
         min_calls: int = 10,
         open_for: float = 30.0,
         half_open_probes: int = 1,
+        blocks: str = "all",
     ):
         if failure_threshold is None and failure_rate is None:
             raise ValueError("expected failure_threshold or failure_rate (or both), got neither")
@@ -65,6 +72,9 @@ class CircuitBreaker:
                 "expected open_for >= 0 and half_open_probes >= 1, "
                 f"got {open_for!r}, {half_open_probes!r}"
             )
+        if blocks not in ("all", "retries"):
+            raise ValueError(f"blocks must be 'all' or 'retries', got {blocks!r}")
+        self.retries_only = blocks == "retries"
         self.failure_threshold = failure_threshold
         self.failure_rate = failure_rate
         self.window = window

@@ -43,10 +43,16 @@ def build_policy(spec: Any) -> RetryPolicy:
         spec = _validate(spec)
     if not isinstance(spec, _Common):
         raise TypeError(f"expected a RetrySpec model or a mapping, got {type(spec).__name__}")
+    budget, throttling = spec.budget, spec.retry_throttling
     common: dict[str, Any] = {
         "budget": (
-            (spec.budget.ratio, spec.budget.min_per_second, spec.budget.max_tokens)
-            if spec.budget
+            (budget.ratio, budget.min_per_second, budget.max_tokens, budget.initial)
+            if budget
+            else None
+        ),
+        "throttle": (
+            (throttling.max_tokens, throttling.token_ratio, throttling.initial)
+            if throttling
             else None
         ),
         "breaker": spec.circuit_breaker.model_dump() if spec.circuit_breaker else None,
@@ -57,7 +63,7 @@ def build_policy(spec: Any) -> RetryPolicy:
         return RetryPolicy(kind=kind, backoff=NoBackoff(), max_attempts=1, **common)
     if kind == "fixed":
         return RetryPolicy(
-            kind=kind, backoff=FixedBackoff(spec.delay), max_attempts=spec.max_attempts, **common
+            kind=kind, backoff=FixedBackoff(spec.delay), max_attempts=spec.attempts_limit, **common
         )
     if kind in ("exponential", "full_jitter", "equal_jitter"):
         cls = {
@@ -66,17 +72,17 @@ def build_policy(spec: Any) -> RetryPolicy:
             "equal_jitter": EqualJitterBackoff,
         }[kind]
         backoff = cls(spec.base, spec.multiplier, spec.cap)
-        return RetryPolicy(kind=kind, backoff=backoff, max_attempts=spec.max_attempts, **common)
+        return RetryPolicy(kind=kind, backoff=backoff, max_attempts=spec.attempts_limit, **common)
     if kind == "decorrelated_jitter":
         backoff = DecorrelatedJitterBackoff(spec.base, spec.cap)
-        return RetryPolicy(kind=kind, backoff=backoff, max_attempts=spec.max_attempts, **common)
+        return RetryPolicy(kind=kind, backoff=backoff, max_attempts=spec.attempts_limit, **common)
     if kind == "aws_legacy":
         # _retry.json: base "rand", growth factor 2, and no upper bound on the delay.
         backoff = FullJitterBackoff(1.0, 2.0, float("inf"))
         return RetryPolicy(
             kind=kind,
             backoff=backoff,
-            max_attempts=spec.max_attempts,
+            max_attempts=spec.attempts_limit,
             legacy_classification=True,
             **common,
         )
@@ -87,7 +93,7 @@ def build_policy(spec: Any) -> RetryPolicy:
         return RetryPolicy(
             kind=kind,
             backoff=backoff,
-            max_attempts=spec.max_attempts,
+            max_attempts=spec.attempts_limit,
             min_attempt_timeout=spec.min_connect_timeout,
             **common,
         )
@@ -114,8 +120,9 @@ def _aws_standard(spec: AwsStandardSpec, common: dict[str, Any]) -> RetryPolicy:
         kind=spec.kind,
         backoff=backoff,
         throttle_backoff=throttle_backoff,
-        max_attempts=spec.max_attempts,
-        quota=(spec.retry_quota, retry_cost, timeout_cost, spec.success_refund, throttle_cost),
+        max_attempts=spec.attempts_limit,
+        quota=(spec.retry_quota, retry_cost, timeout_cost, spec.success_refund, throttle_cost,
+               spec.retry_quota_initial),
         adaptive=spec.kind == "aws_adaptive",
         **common,
     )

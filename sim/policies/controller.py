@@ -23,9 +23,10 @@ from typing import Any
 
 from sim.policies.adaptive import AdaptiveRateLimiter
 from sim.policies.backoff import Backoff
-from sim.policies.breaker import CircuitBreaker
+from sim.policies.breaker import CLOSED, CircuitBreaker
 from sim.policies.classify import ErrorClass
 from sim.policies.quota import RetryBudget, RetryQuota
+from sim.policies.throttle import RetryThrottle
 
 __all__ = ["RetryPolicy", "ClientState", "Call", "GiveUp", "GIVE_UP", "GIVE_UP_REASONS"]
 
@@ -36,6 +37,7 @@ GIVE_UP_REASONS = (
     "circuit_open",
     "deadline",
     "not_retryable",
+    "retry_throttled",
 )
 
 
@@ -58,6 +60,7 @@ _BUDGET = GIVE_UP["budget_exhausted"]
 _CIRCUIT = GIVE_UP["circuit_open"]
 _DEADLINE = GIVE_UP["deadline"]
 _NOT_RETRYABLE = GIVE_UP["not_retryable"]
+_THROTTLED = GIVE_UP["retry_throttled"]
 
 
 class RetryPolicy:
@@ -65,12 +68,13 @@ class RetryPolicy:
 
     ``max_attempts`` counts the first attempt (None: no limit). ``throttle_backoff`` replaces
     ``backoff`` after a throttling error (default: the same). ``quota`` is
-    ``(capacity, retry_cost, timeout_cost, success_refund, throttle_cost)`` for an AWS retry
-    quota, ``budget``
-    ``(ratio, min_per_second, max_tokens)``, ``breaker`` the keyword arguments of
-    ``CircuitBreaker``; None turns each off. ``legacy_classification`` uses botocore legacy
-    mode's idea of a retryable error. ``min_attempt_timeout`` is a floor engines should put
-    under each attempt's timeout (gRPC's MIN_CONNECT_TIMEOUT; 0 for the others).
+    ``(capacity, retry_cost, timeout_cost, success_refund, throttle_cost[, initial])`` for an
+    AWS retry quota, ``budget`` ``(ratio, min_per_second, max_tokens[, initial_tokens])``,
+    ``throttle`` ``(max_tokens, token_ratio[, initial])`` for gRPC retry throttling,
+    ``breaker`` the keyword arguments of ``CircuitBreaker``; None turns each off.
+    ``legacy_classification`` uses botocore legacy mode's idea of a retryable error.
+    ``min_attempt_timeout`` is a floor engines should put under each attempt's timeout (gRPC's
+    MIN_CONNECT_TIMEOUT; 0 for the others).
     """
 
     __slots__ = (
@@ -82,6 +86,7 @@ class RetryPolicy:
         "quota",
         "adaptive",
         "budget",
+        "throttle",
         "breaker",
         "deadline",
         "min_attempt_timeout",
@@ -96,9 +101,10 @@ class RetryPolicy:
         max_attempts: int | None,
         legacy_classification: bool = False,
         throttle_backoff: Backoff | None = None,
-        quota: tuple[int, int, int, int, int] | None = None,
+        quota: tuple | None = None,
         adaptive: bool = False,
-        budget: tuple[float, float, float] | None = None,
+        budget: tuple | None = None,
+        throttle: tuple | None = None,
         breaker: Mapping[str, Any] | None = None,
         deadline: float | None = None,
         min_attempt_timeout: float = 0.0,
@@ -115,6 +121,7 @@ class RetryPolicy:
         self.quota = quota
         self.adaptive = adaptive
         self.budget = budget
+        self.throttle = throttle
         self.breaker = dict(breaker) if breaker is not None else None
         self.deadline = deadline
         self.min_attempt_timeout = min_attempt_timeout
@@ -145,7 +152,7 @@ class RetryPolicy:
 class ClientState:
     """What one client (an instance's SDK client for one dependency) remembers across calls."""
 
-    __slots__ = ("quota", "limiter", "budget", "breaker")
+    __slots__ = ("quota", "limiter", "budget", "throttle", "breaker")
 
     def __init__(self, policy: RetryPolicy):
         q = policy.quota
@@ -153,6 +160,8 @@ class ClientState:
         self.limiter = AdaptiveRateLimiter() if policy.adaptive else None
         b = policy.budget
         self.budget = RetryBudget(*b) if b is not None else None
+        t = policy.throttle
+        self.throttle = RetryThrottle(*t) if t is not None else None
         self.breaker = CircuitBreaker(**policy.breaker) if policy.breaker is not None else None
 
 
@@ -209,9 +218,14 @@ class Call:
                 return self._give_up(_DEADLINE)
         breaker = client.breaker
         if breaker is not None:
-            if not breaker.allow(now):
+            if self.attempts == 0 and breaker.retries_only:
+                # A first attempt always goes out; it informs only a closed breaker, and is
+                # never a half-open probe (retries are).
+                self._epoch = breaker.epoch if breaker.state == CLOSED else -1
+            elif not breaker.allow(now):
                 return self._give_up(_CIRCUIT)
-            self._epoch = breaker.epoch
+            else:
+                self._epoch = breaker.epoch
         if limiter is not None:
             limiter.acquire(now)
         self.attempts += 1
@@ -224,6 +238,8 @@ class Call:
             client.limiter.on_response(now, False)
         if client.breaker is not None:
             client.breaker.record(now, False, self._epoch)
+        if client.throttle is not None:
+            client.throttle.on_success()
         quota = client.quota
         if quota is not None:
             quota.release(self._quota_held if self.retries else quota.success_refund)
@@ -240,12 +256,17 @@ class Call:
         if breaker is not None:
             # A 4xx answer shows a healthy service: only retryable failures count against it.
             breaker.record(now, error.retryable, self._epoch)
+        throttle = client.throttle
+        if throttle is not None and error.retryable:
+            throttle.on_failure()  # gRFC A6: only retryable failures count
         if not retryable:
             return self._give_up(_NOT_RETRYABLE)
         if self.attempts >= policy._retry_limit:
             return self._give_up(_MAX_ATTEMPTS)
         if breaker is not None and breaker.is_open(now):
             return self._give_up(_CIRCUIT)
+        if throttle is not None and not throttle.retry_allowed():
+            return self._give_up(_THROTTLED)
         backoff = policy.throttle_backoff if error.throttle else policy.backoff
         delay = backoff.delay(self.retries, self.last_delay, rng)
         if backoff.from_attempt_start:

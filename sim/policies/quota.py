@@ -17,7 +17,9 @@ _EPS = 1e-9
 class RetryQuota:
     """AWS SDK standard-mode retry quota (botocore ``retries/quota.py``).
 
-    Starts full at ``capacity`` (500). A retry takes ``retry_cost`` (5), ``timeout_cost`` (10)
+    Starts full at ``capacity`` (500; botocore's ``INITIAL_CAPACITY``), or at ``initial`` for a
+    what-if (a client created in the middle of an outage whose quota another process drained;
+    the SDKs themselves always start full). A retry takes ``retry_cost`` (5), ``timeout_cost`` (10)
     after a timeout, ``throttle_cost`` (5) after a throttle; when not enough is left the SDK
     stops retrying (botocore's opt-in 2026 mode charges 14 for anything but a throttle). A call
     that succeeds on its first attempt puts back ``success_refund`` (1); one that succeeds after
@@ -40,9 +42,12 @@ class RetryQuota:
         timeout_cost: int = 10,
         success_refund: int = 1,
         throttle_cost: int = 5,
+        initial: int | None = None,
     ):
+        if initial is not None and not 0 <= initial <= capacity:
+            raise ValueError(f"initial must be in [0, capacity={capacity!r}], got {initial!r}")
         self.capacity = capacity
-        self.available = capacity
+        self.available = capacity if initial is None else initial
         self.retry_cost = retry_cost
         self.timeout_cost = timeout_cost
         self.success_refund = success_refund
@@ -75,6 +80,11 @@ class RetryBudget:
     up to ``max_tokens``; a retry costs one token. Because one instance makes few requests, a
     separate allowance of ``min_per_second`` retries per second (bursting up to one second's
     worth, at least one retry) lets a quiet client retry at all; it starts full.
+
+    The tokens start at ``initial_tokens`` (0 by default: a new client has earned nothing, the
+    SRE book's per-client budget; Finagle's ``RetryBudget`` likewise starts with only its
+    ``minRetriesPerSec`` reserve). ``initial_tokens = max_tokens`` starts full, like gRPC's
+    retry throttling and the AWS SDKs' retry quota.
     """
 
     __slots__ = (
@@ -87,7 +97,12 @@ class RetryBudget:
         "_last",
     )
 
-    def __init__(self, ratio: float = 0.1, min_per_second: float = 1.0, max_tokens: float = 10.0):
+    def __init__(self, ratio: float = 0.1, min_per_second: float = 1.0, max_tokens: float = 10.0,
+                 initial_tokens: float = 0.0):
+        if not 0 <= initial_tokens <= max_tokens:
+            raise ValueError(
+                f"initial_tokens must be in [0, max_tokens={max_tokens!r}], got {initial_tokens!r}"
+            )
         if ratio < 0 or min_per_second < 0 or max_tokens < 0:
             raise ValueError(
                 "ratio, min_per_second and max_tokens must be >= 0, got "
@@ -96,7 +111,7 @@ class RetryBudget:
         self.ratio = ratio
         self.min_per_second = min_per_second
         self.max_tokens = max_tokens
-        self.tokens = 0.0
+        self.tokens = float(initial_tokens)
         self._allowance_cap = max(1.0, min_per_second) if min_per_second > 0 else 0.0
         self.allowance = self._allowance_cap
         self._last: float | None = None

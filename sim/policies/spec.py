@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from sim.policies.spec_guards import BudgetSpec, CircuitBreakerSpec, RetryThrottlingSpec
 from sim.units import Duration, PositiveDuration
 
 __all__ = [
@@ -28,76 +29,24 @@ __all__ = [
     "AwsStandardSpec",
     "AwsAdaptiveSpec",
     "GrpcSpec",
+    "RetryThrottlingSpec",
     "retry_spec_adapter",
 ]
 
-_MAX_ATTEMPTS_LIMIT = 100
+# `max_attempts: unlimited`: retry until the deadline (the validator insists on one).
+# strict: YAML's `true` is not one attempt. No upper bound: 200 attempts is a fair what-if.
+Attempts = Union[Annotated[int, Field(ge=1, strict=True)], Literal["unlimited"]]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class BudgetSpec(_Model):
-    """A retry budget: retries limited to a share of this client's requests."""
-
-    ratio: float = Field(
-        0.1,
-        ge=0.0,
-        le=1.0,
-        description="Retry tokens each request earns; 0.1 keeps retries under 10% of requests.",
-    )
-    min_per_second: float = Field(
-        1.0,
-        ge=0.0,
-        description="Retries per second allowed whatever the ratio, so a quiet client can retry.",
-    )
-    max_tokens: float = Field(
-        10.0, ge=1.0, description="Most retry tokens a client can save up from past requests."
-    )
-
-
-class CircuitBreakerSpec(_Model):
-    """A circuit breaker per client: stop calling a dependency that keeps failing."""
-
-    failure_threshold: int | None = Field(
-        5, ge=1, description="Open after this many retryable failures in a row (null: off)."
-    )
-    failure_rate: float | None = Field(
-        None,
-        gt=0.0,
-        le=1.0,
-        description="Open when this share of the last `window` attempts failed (null: off).",
-    )
-    window: int = Field(20, ge=1, description="How many recent attempts `failure_rate` looks at.")
-    min_calls: int = Field(
-        10,
-        ge=1,
-        description="Attempts needed in the window before `failure_rate` can open the breaker.",
-    )
-    open_for: PositiveDuration = Field(
-        30.0, description="How long the breaker stays open before letting probes through."
-    )
-    half_open_probes: int = Field(
-        1,
-        ge=1,
-        description="Probes let through when half-open; this many successes close the breaker.",
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CircuitBreakerSpec:
-        if self.failure_threshold is None and self.failure_rate is None:
-            raise ValueError("expected failure_threshold or failure_rate (or both), got neither")
-        if self.min_calls > self.window:
-            raise ValueError(
-                "expected min_calls <= window, "
-                f"got min_calls={self.min_calls}, window={self.window}"
-            )
-        return self
-
-
 class _Common(_Model):
     budget: BudgetSpec | None = Field(None, description="Optional retry budget (SRE book style).")
+    retry_throttling: RetryThrottlingSpec | None = Field(
+        None, description="Optional gRPC-style retry throttling (gRFC A6)."
+    )
     circuit_breaker: CircuitBreakerSpec | None = Field(
         None, description="Optional circuit breaker."
     )
@@ -107,16 +56,29 @@ class _Common(_Model):
         "no attempt starts after it.",
     )
 
+    @model_validator(mode="after")
+    def _unlimited_needs_deadline(self) -> _Common:
+        if getattr(self, "max_attempts", None) == "unlimited" and self.deadline is None:
+            raise ValueError(
+                "max_attempts: unlimited needs a deadline (e.g. deadline: 5m), or the call "
+                "would retry forever; got no deadline"
+            )
+        return self
+
+    @property
+    def attempts_limit(self) -> int | None:
+        """``max_attempts`` as a number, None for no limit."""
+        n = getattr(self, "max_attempts", 1)
+        return None if n == "unlimited" else n
+
 
 def _max_attempts(default: int) -> Any:
     return Field(
         default,
-        ge=1,
-        le=_MAX_ATTEMPTS_LIMIT,
-        strict=True,  # YAML's `true` is not one attempt
-        description="Attempts in all, the first one included (1 means never retry). Like "
-        "botocore's total_max_attempts and AWS_MAX_ATTEMPTS; boto3's "
-        "Config(retries={'max_attempts': N}) counts retries, so write N+1 here.",
+        description="Attempts in all, the first one included (1 means never retry), or "
+        "`unlimited` (only with a `deadline`). Like botocore's total_max_attempts and "
+        "AWS_MAX_ATTEMPTS; boto3's Config(retries={'max_attempts': N}) counts retries, so "
+        "write N+1 here.",
     )
 
 
@@ -130,7 +92,7 @@ class FixedSpec(_Common):
     """The same delay before every retry."""
 
     kind: Literal["fixed"] = Field(description="Fixed delay between attempts.")
-    max_attempts: int = _max_attempts(3)
+    max_attempts: Attempts = _max_attempts(3)
     delay: Duration = Field(1.0, description="Wait before each retry, e.g. 500ms.")
 
 
@@ -138,7 +100,7 @@ class ExponentialSpec(_Common):
     """``min(cap, base * multiplier**n)`` before retry n (0-based), no jitter."""
 
     kind: Literal["exponential"] = Field(description="Capped exponential backoff without jitter.")
-    max_attempts: int = _max_attempts(3)
+    max_attempts: Attempts = _max_attempts(3)
     base: Duration = Field(1.0, description="Delay before the first retry.")
     multiplier: float = Field(2.0, ge=1.0, le=10.0, description="Growth factor per retry.")
     cap: Duration = Field(20.0, description="Longest delay.")
@@ -160,7 +122,7 @@ class DecorrelatedJitterSpec(_Common):
     """``min(cap, uniform(base, previous * 3))`` (AWS Architecture Blog, decorrelated jitter)."""
 
     kind: Literal["decorrelated_jitter"] = Field(description="Decorrelated jitter backoff.")
-    max_attempts: int = _max_attempts(3)
+    max_attempts: Attempts = _max_attempts(3)
     base: Duration = Field(1.0, description="Shortest delay, and the first 'previous' delay.")
     cap: Duration = Field(20.0, description="Longest delay.")
 
@@ -171,7 +133,7 @@ class AwsLegacySpec(_Common):
     kind: Literal["aws_legacy"] = Field(
         description="AWS SDK legacy retry mode (botocore _retry.json)."
     )
-    max_attempts: int = _max_attempts(5)
+    max_attempts: Attempts = _max_attempts(5)
 
 
 class AwsStandardSpec(_Common):
@@ -182,10 +144,15 @@ class AwsStandardSpec(_Common):
     """
 
     kind: Literal["aws_standard"] = Field(description="AWS SDK standard retry mode.")
-    max_attempts: int = _max_attempts(3)
+    max_attempts: Attempts = _max_attempts(3)
     max_backoff: Duration = Field(20.0, description="Longest delay (botocore MAX_BACKOFF).")
     retry_quota: int = Field(
-        500, ge=0, description="Retry quota capacity per client; it starts full."
+        500, ge=0, description="Retry quota capacity per client (botocore INITIAL_CAPACITY)."
+    )
+    retry_quota_initial: int | None = Field(
+        None,
+        ge=0,
+        description="Quota a new client starts with; null: full, as every AWS SDK does.",
     )
     retry_cost: int = Field(
         5, ge=0, description="Quota a retry takes (14 by default with new_retries_2026)."
@@ -212,6 +179,15 @@ class AwsStandardSpec(_Common):
         "instead of 1s and cost 14 quota; throttles back off from 1s and cost 5.",
     )
 
+    @model_validator(mode="after")
+    def _initial_fits(self) -> AwsStandardSpec:
+        initial = self.retry_quota_initial
+        if initial is not None and initial > self.retry_quota:
+            raise ValueError(
+                f"expected retry_quota_initial <= retry_quota ({self.retry_quota}), got {initial}"
+            )
+        return self
+
 
 class AwsAdaptiveSpec(AwsStandardSpec):
     """Standard mode plus botocore's client-side rate limiter (CUBIC, reacts to throttles)."""
@@ -223,11 +199,10 @@ class GrpcSpec(_Common):
     """gRPC connection backoff: 1s, x1.6, ±20% jitter, at most 120s, retried without limit."""
 
     kind: Literal["grpc"] = Field(description="gRPC connection backoff.")
-    max_attempts: int | None = Field(
+    max_attempts: Attempts | None = Field(
         None,
-        ge=1,
-        le=_MAX_ATTEMPTS_LIMIT,
-        description="Attempts in all; null (the default) reconnects forever, as gRPC channels do.",
+        description="Attempts in all; null (the default) reconnects forever, as gRPC channels "
+        "do (`unlimited` says the same but needs a deadline).",
     )
     initial_backoff: Duration = Field(1.0, description="Gap between the first two attempt starts.")
     multiplier: float = Field(1.6, ge=1.0, le=10.0, description="Growth factor per attempt.")

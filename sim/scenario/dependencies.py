@@ -5,19 +5,21 @@ in a queue (up to ``queue_limit``, then it is rejected). Service time is drawn f
 ``service_time`` plus ``latency_per_in_flight`` for every call already in service
 (load-dependent latency). Each operation may have a token-bucket quota; a call over it is
 answered at once with the protocol's real throttling error. ``per_instance_rate`` limits each
-instance separately (IMDS: about 1,024 packets/s per instance).
+instance separately (IMDS: about 1,024 packets/s per instance). ``network`` puts a delay on
+the wire each way, outside the service time: the dependency sees a call when it arrives, and
+the caller gets the answer one response delay after the dependency sent it.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.distributions import DistributionSpec, LogNormal
-from sim.units import Duration
+from sim.units import _DURATION_SCHEMA, Duration
 
-__all__ = ["Dependency", "Operation", "Quota", "THROTTLE_CODES", "default_protocol"]
+__all__ = ["Dependency", "Network", "Operation", "Quota", "THROTTLE_CODES", "default_protocol"]
 
 # The error a throttled call gets, by protocol: AWS JSON protocol (Secrets Manager, SSM),
 # AWS query protocol (STS, IAM), IMDS, and plain HTTP services.
@@ -74,6 +76,19 @@ class Operation(_Model):
     )
 
 
+class Network(_Model):
+    """Time on the wire between a client and the dependency, each way (one-way delays, not
+    round trips). A scenario may write one distribution for both ways: ``network: 2ms``."""
+
+    request: DistributionSpec = Field(0.0, description="Client to dependency, per attempt.")
+    response: DistributionSpec = Field(0.0, description="Dependency to client, per answer.")
+
+
+def _network_schema(schema: dict) -> None:
+    # `_symmetric` accepts one distribution for both ways: tell editors (the JSON Schema) too.
+    schema["anyOf"][1:1] = [_DURATION_SCHEMA, {"type": "object", "required": ["kind"]}]
+
+
 def _default_service_time():
     return LogNormal(kind="lognormal", median=0.01, p99=0.05)
 
@@ -105,9 +120,26 @@ class Dependency(_Model):
         description="Keep working on a call whose caller gave up (real servers do: that "
         "wasted work is what keeps a retry storm going).",
     )
+    network: Network | None = Field(
+        None,
+        description="Network delay each way, outside the service time: `{request: 2ms, "
+        "response: 2ms}`, or one distribution for both. null: none (the answer of a fast "
+        "error still takes 2ms).",
+        json_schema_extra=_network_schema,
+    )
     operations: dict[str, Operation] = Field(
         min_length=1, description="Operations the bootstrap may call, by name."
     )
+
+    @field_validator("network", mode="before")
+    @classmethod
+    def _symmetric(cls, value):
+        # One distribution (a duration, or a mapping with `kind`) means the same both ways.
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            return {"request": value, "response": value}
+        if isinstance(value, dict) and "kind" in value:
+            return {"request": value, "response": value}
+        return value
 
     @model_validator(mode="after")
     def _names(self):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.distributions import DistributionSpec, LogNormal
+from sim.scenario.rates import RateTimeline
 from sim.units import Duration, PositiveDuration
 
 __all__ = ["Fleet", "ArrivalSpec", "Replacement", "RestartBackoff"]
@@ -24,18 +25,36 @@ class Burst(_Model):
 
 
 class Ramp(_Model):
-    """Launches spread evenly over a time window."""
+    """Launches spread evenly over a time window (``over``), or evenly paced by a rate that may
+    change over time (``rate``: the n-th launch when n launches' worth of rate has passed)."""
 
     kind: Literal["ramp"] = Field(description="Linear ramp.")
     start: Duration = Field(0.0, description="First launch.")
-    over: PositiveDuration = Field(description="Window the launches are spread over.")
+    over: PositiveDuration | None = Field(
+        None, description="Window the launches are spread over (or give `rate`)."
+    )
+    rate: RateTimeline | None = Field(
+        None, description="Launches per second, a number or a timeline (instead of `over`)."
+    )
+
+    @model_validator(mode="after")
+    def _over_or_rate(self):
+        if (self.over is None) == (self.rate is None):
+            raise ValueError(
+                "expected exactly one of `over` (the window, e.g. 2m) or `rate` (launches per "
+                f"second or a timeline), got {'both' if self.over is not None else 'neither'}"
+            )
+        return self
 
 
 class Poisson(_Model):
-    """Launches as a Poisson process of the given rate until the fleet size is reached."""
+    """Launches as a Poisson process until the fleet size is reached; with a rate timeline, a
+    non-homogeneous Poisson process (the rate may spike and fall)."""
 
     kind: Literal["poisson"] = Field(description="Poisson arrivals.")
-    rate: float = Field(gt=0, description="Launches per second.")
+    rate: RateTimeline = Field(
+        description="Launches per second: a number, or a timeline [{at: 0s, rate: 2}, ...]."
+    )
     start: Duration = Field(0.0, description="When arrivals begin.")
 
 
@@ -65,7 +84,9 @@ class Autoscaling(_Model):
     kind: Literal["autoscaling"] = Field(description="Autoscaling request through a launch bucket.")
     at: Duration = Field(0.0, description="When the scale-out is requested.")
     burst: int = Field(1000, ge=1, strict=True, description="Launches allowed at once (bucket size).")
-    refill_rate: float = Field(2.0, gt=0, description="Launches per second once the burst is spent.")
+    refill_rate: RateTimeline = Field(
+        2.0, description="Launches per second once the burst is spent: a number or a timeline."
+    )
 
 
 ArrivalSpec = Annotated[

@@ -96,6 +96,10 @@ def test_check_scenario_refuses_faults_without_a_fake_and_warns():
     warnings = check_scenario(_scenario("  - {at: 1s, target: secretsmanager.GetSecretValue, kind: partition}"))
     assert any("hits all of secretsmanager" in w for w in warnings)
     assert any("'config' has no real fake" in w for w in warnings)
+    wired = check_scenario(_scenario("  - {at: 1s, target: secretsmanager, kind: outage}",
+                                     "  sts: {network: 2ms, operations: {GetCallerIdentity: {}}}"))
+    assert any("dependencies.sts.network is modelled by the sim engine only" in w for w in wired)
+    assert not any(".network" in w for w in warnings)
 
 
 def test_apply_fault_rejects_bad_input_without_touching_the_fakes(fake_stack):

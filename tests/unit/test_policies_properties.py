@@ -114,3 +114,57 @@ def test_controller_keeps_its_promises(kind, deadline, seed, script):
         return trace, call.outcome
 
     assert run() == run()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    max_tokens=st.floats(0.5, 1000.0),
+    ratio=st.floats(0.001, 1.0),
+    fill=st.floats(0.0, 1.0),
+    outcomes=st.lists(st.booleans(), max_size=200),
+)
+def test_retry_throttle_stays_in_its_bounds_and_allows_retries_only_above_half(
+    max_tokens, ratio, fill, outcomes
+):
+    from sim.policies import RetryThrottle
+
+    t = RetryThrottle(max_tokens, ratio, initial=fill * max_tokens)
+    for failed in outcomes:
+        t.on_failure() if failed else t.on_success()
+        assert 0.0 <= t.tokens <= max_tokens
+        assert t.retry_allowed() == (t.tokens > max_tokens / 2)
+
+
+@st.composite
+def rate_timelines(draw):
+    n = draw(st.integers(1, 5))
+    ats = sorted(set(draw(st.lists(st.floats(0.0, 100.0), min_size=n, max_size=n))))
+    rates = [draw(st.floats(0.0, 50.0)) for _ in ats[:-1]] + [draw(st.floats(0.01, 50.0))]
+    return [{"at": a, "rate": r} for a, r in zip(ats, rates)]
+
+
+def _integrated(points, t0, t1):
+    total = 0.0
+    for i, p in enumerate(points):
+        end = points[i + 1]["at"] if i + 1 < len(points) else float("inf")
+        lo, hi = max(t0, p["at"]), min(t1, end)
+        if hi > lo:
+            total += (hi - lo) * p["rate"]
+    return total
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=rate_timelines(), start=st.floats(0.0, 120.0),
+       steps=st.lists(st.floats(0.0, 20.0), min_size=1, max_size=20))
+def test_rate_clock_advances_by_exactly_the_integrated_rate(points, start, steps):
+    """Time change: the integral of the rate from t to advance(t, w) is w, and time never goes
+    back; arrivals of every shape with a timeline rely on it."""
+    from sim.arrivals import RateClock
+
+    clock = RateClock(points)
+    t = start
+    for work in steps:
+        nxt = clock.advance(t, work)
+        assert nxt >= t
+        assert abs(_integrated(points, t, nxt) - work) <= 1e-6 * max(1.0, work)
+        t = nxt

@@ -39,7 +39,7 @@ def test_sdk_defaults():
     assert (
         standard.max_attempts == 3
         and standard.backoff.cap == 20.0
-        and standard.quota == (500, 5, 10, 1, 5)
+        and standard.quota == (500, 5, 10, 1, 5, None)  # None: starts full
     )
     assert RetryPolicy.from_spec({"kind": "aws_legacy"}).max_attempts == 5
     grpc = RetryPolicy.from_spec({"kind": "grpc"})
@@ -64,7 +64,7 @@ def test_durations_with_units():
         2.0,
     )
     policy = RetryPolicy.from_spec(spec)
-    assert policy.deadline == 5400.0 and policy.budget == (0.2, 1.0, 10.0)
+    assert policy.deadline == 5400.0 and policy.budget == (0.2, 1.0, 10.0, 0.0)
     assert policy.breaker["open_for"] == 2.0
 
 
@@ -128,10 +128,10 @@ def test_public_exports_are_locked():
             "ErrorClass", "classify",
             "Backoff", "NoBackoff", "FixedBackoff", "ExponentialBackoff", "FullJitterBackoff",
             "EqualJitterBackoff", "DecorrelatedJitterBackoff", "GrpcBackoff",
-            "RetryQuota", "RetryBudget", "CircuitBreaker", "AdaptiveRateLimiter",
+            "RetryQuota", "RetryBudget", "RetryThrottle", "CircuitBreaker", "AdaptiveRateLimiter",
             "RetrySpec", "NoRetrySpec", "FixedSpec", "ExponentialSpec", "FullJitterSpec",
             "EqualJitterSpec", "DecorrelatedJitterSpec", "AwsLegacySpec", "AwsStandardSpec",
-            "AwsAdaptiveSpec", "GrpcSpec", "BudgetSpec", "CircuitBreakerSpec",
+            "AwsAdaptiveSpec", "GrpcSpec", "BudgetSpec", "CircuitBreakerSpec", "RetryThrottlingSpec",
             "build_policy", "retry_spec_adapter",
         ]
     )  # fmt: skip

@@ -29,26 +29,41 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
     assert (tmp_path / "a/attempts.csv").read_bytes() != (tmp_path / "c/attempts.csv").read_bytes()
 
 
-def test_retries_match_the_closed_form_for_independent_failures():
-    # Each attempt fails with probability x; 4 attempts: success 1-x^4, calls 1+x+x^2+x^3.
-    x, n = 0.3, 20000
+@pytest.mark.parametrize(
+    "x, n, retry, attempts",
+    [
+        (0.3, 20000, {"max_attempts": 4}, 4),
+        # Past the old cap of 100: at x=0.98, 200 attempts succeed 98.2% of the time, 100 only
+        # 86.7%, so a silent cap would fail this.
+        (0.98, 3000, {"max_attempts": 200}, 200),
+        # Unlimited with a deadline: an attempt fails in 2 ms (a fast error), the next starts
+        # 100 ms after the one before; no attempt starts at or after 10.05 s, so 101 fit.
+        (0.98, 3000, {"max_attempts": "unlimited", "deadline": "10.05s", "delay": "98ms"}, 101),
+    ],
+    ids=["4", "200", "unlimited-with-deadline"],
+)
+def test_retries_match_the_closed_form_for_independent_failures(x, n, retry, attempts):
+    """Each attempt fails independently with probability x; with N attempts in all a boot
+    succeeds with probability 1 - x^N and makes sum_{i<N} x^i = (1 - x^N)/(1 - x) calls on
+    average: a geometric distribution truncated at N (the closed form issue #9 asks for)."""
     data = base(
         fleet={"size": n},
         bootstrap={"steps": [{"name": "get", "call": "svc.Get", "needs": "none", "mark": "ready",
-                              "retry": {"kind": "fixed", "delay": "10ms", "max_attempts": 4}}]},
+                              "retry": {"kind": "fixed", "delay": "10ms", **retry}}]},
         faults=[{"at": 0, "target": "svc", "kind": "error_rate", "rate": x}],
     )
     run = simulate(data)
     ready = outcomes(run)["ready"] / n
-    calls = run.attempts.column("calls").mean()
-    p_success = 1 - x**4
+    calls = run.attempts.column("calls")
+    p_success = 1 - x**attempts
     se_success = math.sqrt(p_success * (1 - p_success) / n)
     assert abs(ready - p_success) < 5 * se_success
-    expected_calls = 1 + x + x**2 + x**3
+    expected_calls = sum(x**i for i in range(attempts))
     # Var of attempts per boot, from the exact distribution of a truncated geometric.
-    probs = [x**k * (1 - x) for k in range(3)] + [x**3]
+    probs = [x**k * (1 - x) for k in range(attempts - 1)] + [x ** (attempts - 1)]
     var = sum(p * (k + 1) ** 2 for k, p in enumerate(probs)) - expected_calls**2
-    assert abs(calls - expected_calls) < 5 * math.sqrt(var / n)
+    assert abs(calls.mean() - expected_calls) < 5 * math.sqrt(var / n)
+    assert calls.max() == attempts  # the limit is reached, never passed
     assert set(run.attempts.error_class) <= {"", "InternalError"}
 
 

@@ -36,7 +36,7 @@ class Request:
         self.on_done = on_done  # callable(request, code)
         self.arrival = arrival
         self.state = _WAITING
-        self.read_version = 0
+        self.read_version = -1  # the compare-and-set version read; -1: not read yet
         self.answered = False  # the caller has its answer (or gave up)
 
 
@@ -102,11 +102,12 @@ class DependencyModel:
         self.on_idle = None  # called when the last call in service finishes and none wait
 
     # -- the call -----------------------------------------------------------------------
-    def call(self, op_index, boot, on_done, timeout, first, auth_error):
+    def call(self, op_index, boot, on_done, timeout, first, auth_error, req=None):
         """Send one attempt; ``on_done(request, code)`` comes later through an event.
 
         ``auth_error`` is the error the service answers when the caller's credential is bad
-        (``ExpiredTokenException``, ``Unauthorized``), or None.
+        (``ExpiredTokenException``, ``Unauthorized``), or None. ``req``: a request that has
+        just arrived over a network (``sim.engines.sim.network``); None makes one.
         """
         now = self.env._now
         slot = int(now / self.interval)
@@ -115,7 +116,8 @@ class DependencyModel:
         self.offered[slot] += 1
         if first:
             self.needed[slot] += 1
-        req = Request(op_index, boot, on_done, now)
+        if req is None:
+            req = Request(op_index, boot, on_done, now)
         later = self.later
         f = self.faults[op_index]
         code = None
@@ -204,7 +206,7 @@ class DependencyModel:
                 duration += sum(f.latencies)
         busy = self.busy = self.busy + 1
         req.state = _SERVING
-        if op.cas:
+        if op.cas and req.read_version < 0:  # over a network the read came a round trip before
             req.read_version = self.versions[op_index]
         slot = int(now / self.interval)
         if slot >= self.n:

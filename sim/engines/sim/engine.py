@@ -23,6 +23,7 @@ from sim.engines.sim.clock import Deadlines, Scheduler
 from sim.engines.sim.compiled import compile_scenario
 from sim.engines.sim.dependency import DependencyModel
 from sim.engines.sim.faults import schedule_faults
+from sim.engines.sim.network import NetworkedDependency
 from sim.results import AttemptTable, Run, RunMeta
 from sim.scenario.loader import scenario_hash
 from sim.scenario.model import Scenario
@@ -54,8 +55,10 @@ class SimEngine:
         self.deps = []
         for d, name in enumerate(model.dep_names):
             op_indexes = [i for i, op in enumerate(model.ops) if op.dep == d]
-            self.deps.append(DependencyModel(
-                self.scheduler, self.rng, name, scenario.dependencies[name], model.ops, op_indexes,
+            spec = scenario.dependencies[name]
+            cls = NetworkedDependency if spec.network is not None else DependencyModel
+            self.deps.append(cls(
+                self.scheduler, self.rng, name, spec, model.ops, op_indexes,
                 scenario.run.interval, self.horizon, model.capacity_rps(d),
             ))
         # Policies with no per-client state share one client object (saves a million dicts).
@@ -64,7 +67,7 @@ class SimEngine:
         self.dep_of = []
         for step in model.steps:
             p = step.policy
-            if not (p.quota or p.adaptive or p.budget or p.breaker):
+            if not (p.quota or p.adaptive or p.budget or p.throttle or p.breaker):
                 shared.setdefault(p, p.new_client())
             self.shared_client_of.append(shared.get(p))
             self.dep_of.append(self.deps[model.ops[step.op].dep] if step.op >= 0 else None)
