@@ -1,8 +1,8 @@
 """One boot attempt as a state machine: steps of the DAG, calls with retries, credentials.
 
 Callbacks, not generator processes: a million instances each run a handful of steps, and a
-scheduled callback is the cheapest thing SimPy offers. The order in which things happen is
-fixed by SimPy's event queue (time, then insertion order), so a seed fixes the run.
+scheduled callback is the cheapest kind of event. The order in which things happen is fixed by
+the clock's event queue (time, then insertion order, as in SimPy), so a seed fixes the run.
 """
 
 from __future__ import annotations
@@ -186,16 +186,16 @@ class CallRun:
 
     def start(self):
         boot = self.boot
-        self.call = self.step.policy.begin(boot.client_for(self.step), boot.engine.env._now)
+        self.call = self.step.policy.begin(boot.client_for(self.step), boot.engine.clock._now)
         self.attempt()
 
-    def attempt(self, ev=None):
+    def attempt(self, _value=None):
         boot = self.boot
         if boot.done:
             return
         engine = boot.engine
         model = engine.model
-        now = engine.env._now
+        now = engine.clock._now
         needs = self.step.needs
         if not self.skip_refresh and model.refresh:
             if needs == NEEDS_TOKEN and self.kind != _TOKEN and model.token_step is not None:
@@ -217,12 +217,12 @@ class CallRun:
         else:
             self.send()
 
-    def send(self, ev=None):
+    def send(self, _value=None):
         boot = self.boot
         if boot.done:
             return
         engine = boot.engine
-        now = engine.env._now
+        now = engine.clock._now
         step = self.step
         needs = step.needs
         auth_error = None
@@ -243,7 +243,7 @@ class CallRun:
         if boot.done:
             return
         engine = boot.engine
-        now = engine.env._now
+        now = engine.clock._now
         call = self.call
         if code is OK:
             call.on_success(now)

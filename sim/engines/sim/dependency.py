@@ -59,9 +59,9 @@ class OpFaults:
 
 
 class DependencyModel:
-    def __init__(self, scheduler, rng, name, spec, ops, op_indexes, interval, horizon, capacity_rps):
-        self.env = scheduler.env
-        self.later = scheduler.later
+    def __init__(self, clock, rng, name, spec, ops, op_indexes, interval, horizon, capacity_rps):
+        self.clock = clock
+        self.later = clock.later
         self.rng = rng
         self.name = name
         self.concurrency = spec.concurrency
@@ -109,7 +109,7 @@ class DependencyModel:
         (``ExpiredTokenException``, ``Unauthorized``), or None. ``req``: a request that has
         just arrived over a network (``sim.engines.sim.network``); None makes one.
         """
-        now = self.env._now
+        now = self.clock._now
         slot = int(now / self.interval)
         if slot >= self.n:
             slot = self.n - 1
@@ -216,11 +216,10 @@ class DependencyModel:
         self.later(duration, self._on_complete, req)
         return duration
 
-    def _on_complete(self, ev):
-        req = ev._value
+    def _on_complete(self, req):
         if req.state == _ABORTED:  # its caller gave up and the server dropped the work
             return
-        now = self.env._now
+        now = self.clock._now
         self.busy -= 1
         op_index = req.op
         op = self.ops[op_index]
@@ -282,33 +281,30 @@ class DependencyModel:
         """One callback per error code, made once: the event carries only the request."""
         cb = self._fast_callbacks.get(code)
         if cb is None:
-            def cb(ev, code=code):
-                req = ev._value
+            def cb(req, code=code):
                 if req.answered:
                     return
                 req.answered = True
-                now = self.env._now
+                now = self.clock._now
                 self._record(self._slot(now), now - req.arrival, code)
                 req.on_done(req, code)
 
             self._fast_callbacks[code] = cb
         return cb
 
-    def _on_rejected(self, ev):
-        req = ev._value
+    def _on_rejected(self, req):
         if req.answered:
             return
         req.answered = True
-        now = self.env._now
+        now = self.clock._now
         self.rejected[self._slot(now)] += 1
         req.on_done(req, "ServiceUnavailable")
 
-    def _on_caller_timeout(self, ev):
-        req = ev._value
+    def _on_caller_timeout(self, req):
         if req.answered:
             return
         req.answered = True
-        now = self.env._now
+        now = self.clock._now
         self.timed_out[self._slot(now)] += 1
         if req.state == _SERVING and not self.continue_after_timeout:
             req.state = _ABORTED  # the completion event is now stale
@@ -316,10 +312,9 @@ class DependencyModel:
             self._next(now)
         req.on_done(req, TIMEOUT)
 
-    def _on_partition_timeout(self, ev):
-        req = ev._value
+    def _on_partition_timeout(self, req):
         req.answered = True
-        self.timed_out[self._slot(self.env._now)] += 1
+        self.timed_out[self._slot(self.clock._now)] += 1
         req.on_done(req, TIMEOUT)
 
     # -- results ------------------------------------------------------------------------

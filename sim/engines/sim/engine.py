@@ -1,9 +1,9 @@
-"""The sim engine: a whole fleet booting against modelled dependencies, in SimPy.
+"""The sim engine: a whole fleet booting against modelled dependencies, as discrete events.
 
 ``run(scenario, seed)`` builds the model, launches instances on the arrival shape, applies the
 fault timeline, and returns a Run. It draws every random number from one
-``random.Random(seed)``; SimPy breaks ties at the same time by insertion order; so the same
-seed and scenario give the same numbers.
+``random.Random(seed)``; the clock (``clock.py``, SimPy's ordering rules) breaks ties at the
+same time by insertion order; so the same seed and scenario give the same numbers.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import random
 import time
 from datetime import datetime, timezone
 
-import simpy
-
 from sim.arrivals import launch_times
 from sim.engines.sim.boot import Boot
-from sim.engines.sim.clock import Deadlines, Scheduler
+from sim.engines.sim.clock import Clock, Deadlines
 from sim.engines.sim.compiled import compile_scenario
 from sim.engines.sim.dependency import DependencyModel
 from sim.engines.sim.faults import schedule_faults
@@ -46,9 +44,8 @@ class SimEngine:
         self.progress = progress
         self.scenario_file = scenario_file
         self.model = compile_scenario(scenario)
-        self.env = simpy.Environment()
-        self.scheduler = Scheduler(self.env)
-        self.later = self.scheduler.later
+        self.clock = Clock()
+        self.later = self.clock.later
         self.rng = random.Random(self.seed)
         self.horizon = scenario.run.horizon
         model = self.model
@@ -58,7 +55,7 @@ class SimEngine:
             spec = scenario.dependencies[name]
             cls = NetworkedDependency if spec.network is not None else DependencyModel
             self.deps.append(cls(
-                self.scheduler, self.rng, name, spec, model.ops, op_indexes,
+                self.clock, self.rng, name, spec, model.ops, op_indexes,
                 scenario.run.interval, self.horizon, model.capacity_rps(d),
             ))
         # Policies with no per-client state share one client object (saves a million dicts).
@@ -79,20 +76,19 @@ class SimEngine:
         self.active: set[Boot] = set()
         fleet = scenario.fleet
         self.replacement = fleet.replacement
-        self.grace = (Deadlines(self.scheduler, fleet.health_check_grace, self._grace_over)
+        self.grace = (Deadlines(self.clock, fleet.health_check_grace, self._grace_over)
                       if fleet.health_check_grace is not None else None)
-        self.boot_deadline = (Deadlines(self.scheduler, self.model.boot_deadline,
+        self.boot_deadline = (Deadlines(self.clock, self.model.boot_deadline,
                                         self._deadline_over)
                               if self.model.boot_deadline is not None else None)
         self._launches = launch_times(fleet.arrival, self.size, self.rng)
         self._next_instance = 0
-        self.stop = self.env.event()
 
     # -- the run ------------------------------------------------------------------------
     def run(self) -> Run:
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         wall = time.perf_counter()
-        env = self.env
+        clock = self.clock
         self.fault_windows = schedule_faults(self)
         self._launch_due()
         self.later(self.horizon, self._end)
@@ -104,11 +100,11 @@ class SimEngine:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            env.run(until=self.stop)
+            clock.run()
         finally:
             if gc_was_enabled:
                 gc.enable()
-        end = min(env.now, self.horizon)
+        end = min(clock.now, self.horizon)
         for boot in sorted(self.active, key=lambda b: (b.instance, b.attempt)):
             # Ready, with steps after the ready mark still running: it is ready.
             self._record(boot, "ready" if boot.ready_at == boot.ready_at else "unfinished", end)
@@ -132,18 +128,17 @@ class SimEngine:
         return Run(meta, self.table, series, self.fault_windows,
                    self.scenario.model_dump(mode="json", by_alias=True))
 
-    def _end(self, ev=None):
-        if not self.stop.triggered:
-            self.stop.succeed()
+    def _end(self, _value=None):
+        self.clock.stop()
 
-    def _tick(self, ev):
-        self.progress(self.env.now, self.horizon, self.finished, self.size)
+    def _tick(self, _value):
+        self.progress(self.clock.now, self.horizon, self.finished, self.size)
         self.later(self._tick_every, self._tick)
 
     # -- launches -----------------------------------------------------------------------
-    def _launch_due(self, ev=None):
+    def _launch_due(self, _value=None):
         """Launch every instance due now, then wake up when the next one is due."""
-        now = self.env._now
+        now = self.clock._now
         for t in self._launches:
             if t > now:
                 self.later(t - now, self._launch_due_at(t))
@@ -152,7 +147,7 @@ class SimEngine:
             self._next_instance += 1
 
     def _launch_due_at(self, t):
-        def launch(ev):
+        def launch(_value):
             inst = self._next_instance
             self._launch(inst, 1, t, t)
             self._next_instance += 1
@@ -166,42 +161,41 @@ class SimEngine:
         if self.grace is not None:
             self.grace.add(boot)
 
-    def _os_booted(self, ev):
-        boot = ev._value
+    def _os_booted(self, boot):
         if boot.done:
             return
         self._begin(boot)
 
     def _begin(self, boot):
-        now = self.env._now
+        now = self.clock._now
         if self.boot_deadline is not None:
             self.boot_deadline.add(boot)
         boot.begin(now)
 
     def _grace_over(self, boot):
         if not boot.done and boot.ready_at != boot.ready_at:  # not ready (NaN) yet
-            self.finish(boot, "hung", self.env._now, "HealthCheckGraceExceeded", boot.running_step())
+            self.finish(boot, "hung", self.clock._now, "HealthCheckGraceExceeded", boot.running_step())
 
     def _deadline_over(self, boot):
         if not boot.done and boot.ready_at != boot.ready_at:
-            self.finish(boot, "failed", self.env._now, "BootstrapDeadlineExceeded", boot.running_step())
+            self.finish(boot, "failed", self.clock._now, "BootstrapDeadlineExceeded", boot.running_step())
 
     # -- step callbacks (shared, so no closure per step) --------------------------------
-    def on_work_done(self, ev):
-        boot, i = ev._value
+    def on_work_done(self, value):
+        boot, i = value
         if boot.done:
             return
         step = self.model.steps[i]
-        now = self.env._now
+        now = self.clock._now
         if step.fail_p and self.rng.random() < step.fail_p:
             boot.step_failed(i, step.fail_code, now)
         else:
             boot.step_ok(i, now)
 
-    def on_cache_hit(self, ev):
-        boot, i = ev._value
+    def on_cache_hit(self, value):
+        boot, i = value
         if not boot.done:
-            boot.step_ok(i, self.env._now)
+            boot.step_ok(i, self.clock._now)
 
     # -- the end of an attempt ----------------------------------------------------------
     def finish(self, boot, outcome, now, error_class="", failed_step=""):
@@ -230,9 +224,8 @@ class SimEngine:
             for d in self.deps:
                 d.on_idle = self._stop_when_idle
 
-    def _relaunch(self, ev):
-        old = ev._value
-        now = self.env._now
+    def _relaunch(self, old):
+        now = self.clock._now
         if self.replacement.mode == "replace":
             self._launch(old.instance, old.attempt + 1, now, old.first_launch)
         else:

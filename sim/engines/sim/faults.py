@@ -27,13 +27,13 @@ def schedule_faults(engine) -> list[FaultWindow]:
     return windows
 
 
-def _on(ev):
-    engine, spec = ev._value
+def _on(value):
+    engine, spec = value
     _apply(engine, spec, +1)
 
 
-def _off(ev):
-    engine, spec = ev._value
+def _off(value):
+    engine, spec = value
     _apply(engine, spec, -1)
 
 
@@ -47,7 +47,7 @@ def _targets(engine, spec):
 
 def _apply(engine, spec, sign):
     kind = spec.kind
-    now = engine.env._now
+    now = engine.clock._now
     if kind == "expire_credentials":
         if sign > 0:
             if spec.target == "imds":

@@ -31,14 +31,14 @@ class _NetRequest(Request):
 
 
 class NetworkedDependency(DependencyModel):
-    def __init__(self, scheduler, rng, name, spec, *args):
-        super().__init__(scheduler, rng, name, spec, *args)
+    def __init__(self, clock, rng, name, spec, *args):
+        super().__init__(clock, rng, name, spec, *args)
         self.request_delay = sampler(spec.network.request)
         self.response_delay = sampler(spec.network.response)
 
     def call(self, op_index, boot, on_done, timeout, first, auth_error, req=None):
         rng = self.rng
-        now = self.env._now
+        now = self.clock._now
         there = self.request_delay(rng)
         back = self.response_delay(rng)
         req = _NetRequest(op_index, boot, self._relay, now)
@@ -60,13 +60,12 @@ class NetworkedDependency(DependencyModel):
         later(there, self._arrive, (req, remaining, first, auth_error))
         return req
 
-    def _read(self, ev):
-        req = ev._value
+    def _read(self, req):
         req.read_version = self.versions[req.op]
 
-    def _arrive(self, ev):
-        req, timeout, first, auth_error = ev._value
-        req.arrival = self.env._now
+    def _arrive(self, value):
+        req, timeout, first, auth_error = value
+        req.arrival = self.clock._now
         if req.answered and not self.continue_after_timeout:
             # The caller hung up before the request got here; the server drops it unserved.
             self.offered[self._slot(req.arrival)] += 1
@@ -80,11 +79,10 @@ class NetworkedDependency(DependencyModel):
         response delay later, which is when its timeout falls if the code is a timeout."""
         self.later(req.back, self._deliver, (req, code))
 
-    def _deliver(self, ev):
-        req, code = ev._value
+    def _deliver(self, value):
+        req, code = value
         req.caller(req, code)
 
-    def _gave_up(self, ev):
-        req = ev._value
-        self.timed_out[self._slot(self.env._now)] += 1
+    def _gave_up(self, req):
+        self.timed_out[self._slot(self.clock._now)] += 1
         req.caller(req, TIMEOUT)

@@ -1,0 +1,114 @@
+"""The sim engine's clock orders events exactly as SimPy does (time, then scheduling order).
+
+The engine used to run on ``simpy.Environment``; ``Clock`` replaced it for speed, and every
+golden run must stay the same. SimPy is the reference here: the same schedule of callbacks,
+ties included, must fire in the same order at the same times on both.
+"""
+
+import random
+
+import pytest
+import simpy
+from simpy.events import NORMAL
+
+from sim.engines.sim.clock import Clock, Deadlines
+
+
+def _script(rng, n=3000):
+    """Delays with many exact ties (0, repeated values) and nested scheduling."""
+    return [rng.choice([0, 0.0, 0.5, 1, 1.0, 2.25, rng.random()]) for _ in range(n)]
+
+
+def _run_simpy(delays):
+    env = simpy.Environment()
+    fired = []
+    it = iter(delays)
+
+    class Ev:
+        __slots__ = ("callbacks", "_ok", "_value")
+
+        def __init__(self, cb, value):
+            self.callbacks, self._ok, self._value = (cb,), True, value
+
+    def cb(ev):
+        fired.append((ev._value, env.now))
+        for _ in range(2):
+            d = next(it, None)
+            if d is not None:
+                env.schedule(Ev(cb, len(fired) * 10 + _), NORMAL, d)
+
+    env.schedule(Ev(cb, -1), NORMAL, 0)
+    env.run()
+    return fired
+
+
+def _run_clock(delays):
+    clock = Clock()
+    fired = []
+    it = iter(delays)
+
+    def cb(value):
+        fired.append((value, clock.now))
+        for _ in range(2):
+            d = next(it, None)
+            if d is not None:
+                clock.later(d, cb, len(fired) * 10 + _)
+        if not clock._queue:
+            clock.stop()
+
+    clock.later(0, cb, -1)
+    clock.run()
+    return fired
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_same_order_and_times_as_simpy(seed):
+    delays = _script(random.Random(seed))
+    expected = _run_simpy(delays)
+    got = _run_clock(delays)
+    assert len(expected) == len(delays) + 1
+    assert got == expected
+    # Times are the same objects' values and types: SimPy starts at the integer 0.
+    assert [type(t) for _, t in got] == [type(t) for _, t in expected]
+
+
+def test_stop_runs_nothing_after_the_current_callback():
+    clock = Clock()
+    fired = []
+
+    def stopper(_):
+        clock.later(0, fired.append, "same time, later")
+        clock.stop()
+        clock.stop()  # twice is harmless
+        fired.append("stopper")
+
+    clock.later(1, stopper)
+    clock.later(1, fired.append, "same time, scheduled after")
+    clock.run()
+    assert fired == ["stopper"]
+    assert clock.now == 1
+
+
+def test_negative_delay_is_refused():
+    with pytest.raises(ValueError, match="Negative delay -1"):
+        Clock().later(-1, print)
+
+
+def test_running_out_of_events_is_an_error_not_a_hang():
+    clock = Clock()
+    clock.later(1, lambda _: None)
+    with pytest.raises(RuntimeError, match="ran out of events"):
+        clock.run()
+
+
+def test_deadlines_fire_in_order_with_one_pending_event():
+    clock = Clock()
+    due = []
+    d = Deadlines(clock, 5.0, lambda item: due.append((item, clock.now)))
+    clock.later(0, d.add, "a")
+    clock.later(1, d.add, "b")
+    clock.later(1, d.add, "c")
+    clock.later(2, lambda _: (len(clock._queue), due.append(("pending", len(clock._queue)))))
+    clock.later(100, lambda _: clock.stop())
+    clock.run()
+    assert due == [("pending", 2), ("a", 5.0), ("b", 6.0), ("c", 6.0)]
