@@ -41,7 +41,7 @@ class CompiledOp:
 class CompiledStep:
     __slots__ = ("index", "name", "after", "children", "work", "op", "timeout", "policy",
                  "needs", "provides", "marks", "fail_p", "fail_code", "optional", "cache_hit",
-                 "cache_time", "is_ready")
+                 "cache_time", "is_ready", "lazy_call")
 
     def __init__(self, **kw):
         for k, v in kw.items():
@@ -94,6 +94,7 @@ class CompiledModel:
                 cache_hit=s.cache.hit_ratio if s.cache else 0.0,
                 cache_time=sampler(s.cache.hit_time) if s.cache else None,
                 is_ready="ready" in s.marks,
+                lazy_call=_stateless(policy),
             ))
         for st in steps:
             st.children = tuple(c.index for c in steps if st.index in c.after)
@@ -118,6 +119,12 @@ class CompiledModel:
         dep = self.scenario.dependencies[self.dep_names[dep_index]]
         mean = mean_of(dep.service_time)
         return dep.concurrency / mean if mean > 0 else math.inf
+
+
+def _stateless(p: RetryPolicy) -> bool:
+    """No per-client state and no deadline: a call's first attempt can neither wait nor be
+    refused, so the engine makes the policy's Call only if that attempt fails."""
+    return not (p.quota or p.adaptive or p.budget or p.throttle or p.breaker) and p.deadline is None
 
 
 def compile_scenario(scenario: Scenario) -> CompiledModel:
