@@ -34,6 +34,7 @@ class AttemptTable:
         self._floats = {name: array("d") for name in _FLOAT_COLUMNS}
         self._ints = {name: array("q") for name in _INT_COLUMNS}
         self._step_retries = array("q")  # row-major: n_rows x n_steps
+        self._mark_columns = tuple((m, self._floats[f"mark_{m}"]) for m in MARKS)
         self.outcome: list[str] = []
         self.error_class: list[str] = []
         self.failed_step: list[str] = []
@@ -69,9 +70,12 @@ class AttemptTable:
         f["end"].append(end)
         f["ready_time"].append(ready_time)
         f["cpu_seconds"].append(cpu_seconds)
-        marks = marks or {}
-        for m in MARKS:
-            f[f"mark_{m}"].append(marks.get(m, math.nan))
+        if marks:
+            for m, column in self._mark_columns:
+                column.append(marks.get(m, math.nan))
+        else:
+            for _, column in self._mark_columns:
+                column.append(math.nan)
         i = self._ints
         i["instance"].append(instance)
         i["attempt"].append(attempt)

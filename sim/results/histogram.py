@@ -6,15 +6,18 @@ import math
 
 import numpy as np
 
-__all__ = ["LATENCY_BIN_EDGES", "N_BINS", "latency_bin", "percentile_from_histogram"]
+__all__ = [
+    "LATENCY_BIN_EDGES", "N_BINS", "BINS_PER_DECADE", "LOG_LOW", "latency_bin",
+    "percentile_from_histogram",
+]
 
 # Latency histogram bins: log-spaced from 100 µs to ~1 h (plus underflow/overflow), so
 # percentiles per interval are within ~6 % without keeping individual calls.
-_BINS_PER_DECADE = 40
+BINS_PER_DECADE = 40
 LATENCY_BIN_EDGES = np.concatenate(
-    ([0.0], np.logspace(-4, math.log10(3600.0), int(_BINS_PER_DECADE * 7.56) + 1), [math.inf])
+    ([0.0], np.logspace(-4, math.log10(3600.0), int(BINS_PER_DECADE * 7.56) + 1), [math.inf])
 )
-_LOG_LOW = -4.0
+LOG_LOW = -4.0
 N_BINS = len(LATENCY_BIN_EDGES) - 1
 
 
@@ -22,7 +25,7 @@ def latency_bin(seconds: float) -> int:
     """Index of the histogram bin holding ``seconds`` (fast: no search)."""
     if seconds <= 1e-4:
         return 0
-    i = int((math.log10(seconds) - _LOG_LOW) * _BINS_PER_DECADE) + 1
+    i = int((math.log10(seconds) - LOG_LOW) * BINS_PER_DECADE) + 1  # inlined in sim/engines/sim
     return i if i < N_BINS else N_BINS - 1
 
 

@@ -63,7 +63,7 @@ class Boot:
     def begin(self, now):
         model = self.engine.model
         self.start = now
-        self.pending = [len(s.after) for s in model.steps]
+        self.pending = list(model.predecessors)
         self.unfinished = len(model.steps)
         self.step_retries = [0] * len(model.steps)
         for i in model.roots:

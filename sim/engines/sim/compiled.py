@@ -102,6 +102,7 @@ class CompiledModel:
         self.step_names = [s.name for s in steps]
         self.order = topological_order(boot.steps)
         self.roots = tuple(s.index for s in steps if not s.after)
+        self.predecessors = tuple(len(s.after) for s in steps)  # a boot's pending counts at start
         # Steps that mint credentials and tokens, reused for refreshes.
         self.token_step = next((s for s in steps if s.provides == "imds_token"), None)
         self.creds_step = next((s for s in steps if s.provides == "credentials"), None)
