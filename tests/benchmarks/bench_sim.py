@@ -13,8 +13,11 @@ For each fleet size it runs, each in its own process (so peak memory is that run
   to a shared ``simpy.Resource`` (request, service timeout, release) and one local step, about
   12 events per boot.
 
-and prints instances/s, wall seconds, peak RSS, and the ratio of each to the bare model
-measured in the same run (the machine is shared and noisy: compare ratios, not seconds).
+and prints instances/s, wall and CPU seconds of the run itself (not imports), peak RSS, and
+the ratio of each to the bare model measured in the same run. The machine is shared and noisy:
+CPU time is steadier than wall time under load, but still inflated by contention; compare
+ratios, not seconds (``valgrind --tool=callgrind`` instruction counts are the repeatable
+measure, see the README's Benchmarks section).
 Targets (issue #2): 1M instances in at most 60 s and 1.5 GiB on one core.
 """
 
@@ -55,11 +58,11 @@ def _child_model(size: int, variant: str) -> dict:
 
     overrides = [f"fleet.size={size}"] + (CLEAN if variant == "clean" else [])
     scenario = load_scenario(SCENARIO, overrides)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = run(scenario)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     calls = int(sum(int(d.counts["offered"].sum()) for d in result.dependencies.values()))
-    return {"wall": wall, "attempts": len(result.attempts), "calls": calls}
+    return {"wall": wall, "cpu": cpu, "attempts": len(result.attempts), "calls": calls}
 
 
 def _child_bare(size: int) -> dict:
@@ -88,9 +91,10 @@ def _child_bare(size: int) -> dict:
             yield env.timeout(gap)
 
     env.process(launcher(env))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     env.run()
-    return {"wall": time.perf_counter() - t0, "attempts": done[0], "calls": 3 * done[0]}
+    return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+            "attempts": done[0], "calls": 3 * done[0]}
 
 
 def _measure(size: int, variant: str) -> dict:
@@ -118,8 +122,9 @@ def main(argv=None) -> int:
         data = _child_bare(size) if variant == "bare" else _child_model(size, variant)
         print(json.dumps(data))
         return 0
-    header = (f"{'instances':>10} {'variant':>7} {'wall s':>8} {'inst/s':>9} {'attempts':>9} "
-              f"{'calls':>10} {'peak MB':>8} {'time/bare':>9} {'mem/bare':>8}")
+    header = (f"{'instances':>10} {'variant':>7} {'wall s':>8} {'cpu s':>7} {'inst/s':>9} "
+              f"{'attempts':>9} {'calls':>10} {'peak MB':>8} {'time/bare':>9} {'cpu/bare':>8} "
+              f"{'mem/bare':>8}")
     print(header)
     print("-" * len(header))
     for size in args.sizes:
@@ -127,10 +132,11 @@ def main(argv=None) -> int:
         bare = rows.get("bare")
         for v, r in rows.items():
             ratio_t = f"{r['wall'] / bare['wall']:.2f}" if bare else "-"
+            ratio_c = f"{r['cpu'] / bare['cpu']:.2f}" if bare else "-"
             ratio_m = f"{r['rss_mb'] / bare['rss_mb']:.2f}" if bare else "-"
-            print(f"{size:>10,} {v:>7} {r['wall']:>8.1f} {size / r['wall']:>9,.0f} "
-                  f"{r['attempts']:>9,} {r['calls']:>10,} {r['rss_mb']:>8.0f} {ratio_t:>9} "
-                  f"{ratio_m:>8}", flush=True)
+            print(f"{size:>10,} {v:>7} {r['wall']:>8.1f} {r['cpu']:>7.1f} "
+                  f"{size / r['wall']:>9,.0f} {r['attempts']:>9,} {r['calls']:>10,} "
+                  f"{r['rss_mb']:>8.0f} {ratio_t:>9} {ratio_c:>8} {ratio_m:>8}", flush=True)
     return 0
 
 

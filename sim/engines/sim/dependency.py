@@ -156,7 +156,7 @@ class DependencyModel:
                 later(delay, self._fast_answer_callback(code), req)
             return req
         if self.busy < self.concurrency:
-            duration = self._serve(req, now)
+            duration = self._serve(req, now, slot)
             if duration <= timeout:
                 return req  # the answer comes before the caller's timeout: one event only
         elif self.waiting >= self.queue_limit:
@@ -192,7 +192,7 @@ class DependencyModel:
         return _take_token(b, rate, rate, now)
 
     # -- service ------------------------------------------------------------------------
-    def _serve(self, req, now):
+    def _serve(self, req, now, slot):
         op_index = req.op
         op = self.ops[op_index]
         duration = (op.service or self.service)(self.rng)
@@ -210,9 +210,6 @@ class DependencyModel:
         req.state = _SERVING
         if op.cas and req.read_version < 0:  # over a network the read came a round trip before
             req.read_version = self.versions[op_index]
-        slot = int(now / self.interval)
-        if slot >= self.n:
-            slot = self.n - 1
         if busy > self.peak[slot]:
             self.peak[slot] = busy
         self.later(duration, self._on_complete, req)
@@ -260,12 +257,15 @@ class DependencyModel:
 
     def _next(self, now):
         queue = self.queue
+        slot = None
         while queue and self.busy < self.concurrency:
             nxt = queue.popleft()
             self.waiting -= 1
             if nxt.answered and not self.continue_after_timeout:
                 continue
-            self._serve(nxt, now)
+            if slot is None:
+                slot = self._slot(now)
+            self._serve(nxt, now, slot)
         if self.busy == 0 and self.on_idle is not None:
             self.on_idle()
 

@@ -141,18 +141,15 @@ class SimEngine:
         now = self.clock._now
         for t in self._launches:
             if t > now:
-                self.later(t - now, self._launch_due_at(t))
+                self.later(t - now, self._launch_at, t)
                 return
             self._launch(self._next_instance, 1, now, now)
             self._next_instance += 1
 
-    def _launch_due_at(self, t):
-        def launch(_value):
-            inst = self._next_instance
-            self._launch(inst, 1, t, t)
-            self._next_instance += 1
-            self._launch_due()
-        return launch
+    def _launch_at(self, t):
+        self._launch(self._next_instance, 1, t, t)
+        self._next_instance += 1
+        self._launch_due()
 
     def _launch(self, instance, attempt, now, first_launch):
         boot = Boot(self, instance, attempt, now, first_launch)
