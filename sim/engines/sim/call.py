@@ -10,6 +10,8 @@ the same decisions, and no policy object for the calls that never retry.
 
 from __future__ import annotations
 
+import math
+
 from sim.engines.sim.compiled import NEEDS_CREDS, NEEDS_TOKEN
 from sim.engines.sim.dependency import OK
 from sim.policies import GiveUp, classify
@@ -87,7 +89,11 @@ class CallRun:
                     CallRun(boot, model.token_step, TOKEN, self.owner, self).start()
                     return
             elif needs == NEEDS_CREDS and model.creds_step is not None:
-                remaining = boot.creds_remaining(now)
+                # boot.creds_remaining(now), inlined (once per call)
+                if boot.creds_at < engine.creds_revoked_before:
+                    remaining = -math.inf
+                else:
+                    remaining = boot.creds_exp - now
                 if remaining <= model.advisory:
                     tolerant = remaining > model.mandatory
                     CallRun(boot, model.creds_step, CREDS, self.owner, self, tolerant).start()
@@ -115,10 +121,12 @@ class CallRun:
         step = self.step
         needs = step.needs
         auth_error = None
-        if needs == NEEDS_TOKEN and not boot.token_ok(now):
+        if needs == NEEDS_CREDS:
+            # boot.creds_remaining(now) <= 0, inlined (once per call)
+            if boot.creds_at < engine.creds_revoked_before or boot.creds_exp - now <= 0.0:
+                auth_error = "ExpiredTokenException"
+        elif needs == NEEDS_TOKEN and not boot.token_ok(now):
             auth_error = "Unauthorized"
-        elif needs == NEEDS_CREDS and boot.creds_remaining(now) <= 0.0:
-            auth_error = "ExpiredTokenException"
         boot.calls += 1
         call = self.call
         timeout = step.timeout
