@@ -87,7 +87,7 @@ from .attempts import attempt_metrics, initial_metric_gap, time_to_ready
 from .dependencies import dependency_metrics, is_metastable, last_fault_end, time_to_drain
 from .phases import Phase, phase_breakdown
 from .summary import Summary, compute_metrics, summarize, validity_warnings
-from .verdicts import Verdict, evaluate_slos, parse_slos
+from .verdicts import FAIL, PASS, UNMEASURED, Verdict, evaluate_slos, parse_slos
 
 __all__ = [
     "Summary",
@@ -95,6 +95,9 @@ __all__ = [
     "compute_metrics",
     "validity_warnings",
     "Verdict",
+    "PASS",
+    "FAIL",
+    "UNMEASURED",
     "evaluate_slos",
     "parse_slos",
     "Phase",

@@ -83,7 +83,7 @@ def plot_time_to_ready(run: Run, summary: Summary, folder: Path) -> str:
     ax.axhline(summary.metrics["bootstrap_success_rate"] * 100 if ttr.size else 0, color="grey",
                ls=":", lw=1, label="success rate")
     ttr_slos = [v for v in summary.verdicts
-                if v.metric.startswith("time_to_ready.") and math.isfinite(v.threshold)]
+                if v.metric.startswith(("time_to_ready.", "time_to_ready_of_ready.")) and math.isfinite(v.threshold)]
     for v in ttr_slos:
         ax.axvline(v.threshold, color=_PASS if v.passed else _FAIL, ls="--", lw=1.3,
                    label=f"SLO {v.slo} ({'pass' if v.passed else 'FAIL'}, "

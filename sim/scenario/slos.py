@@ -33,7 +33,7 @@ METRICS: dict[str, str] = {
     "attempts_per_instance.mean": "count",
     "attempts_per_instance.max": "count",
 }
-for _m in ("time_to_ready", "secret_fetch_latency", "agent_start_time", "initial_metric_gap",
+for _m in ("time_to_ready", "time_to_ready_of_ready", "secret_fetch_latency", "agent_start_time", "initial_metric_gap",
            "cold_start_latency"):
     for _p in PERCENTILES:
         METRICS[f"{_m}.{_p}"] = "duration"
