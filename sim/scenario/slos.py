@@ -72,10 +72,17 @@ def _value(kind: str, raw: object) -> float:
     if kind == "ratio":
         if text.endswith("%"):
             try:  # Decimal: 99.9% must be exactly 0.999, not 0.9990000000000001
-                return float(Decimal(text[:-1].strip()) / 100)
+                share = Decimal(text[:-1].strip()) / 100
             except InvalidOperation:
                 raise ValueError(f"expected a percentage like 99.9%, got {raw!r}") from None
-        v = float(text)
+            if not 0 <= share <= 1:  # a share of something: 999% can never be met (or missed)
+                raise ValueError(f"expected a percentage from 0% to 100%, got {raw!r}")
+            return float(share)
+        try:
+            v = float(text)
+        except ValueError:
+            raise ValueError(f"expected a percentage like 99.9% or a fraction 0..1, "
+                             f"got {raw!r}") from None
         if not 0 <= v <= 1:
             raise ValueError(f"a share is a percentage like 99.9% or a fraction 0..1, got {raw!r}")
         return v
