@@ -43,7 +43,19 @@ class Cache(_Model):
     hit_time: DistributionSpec = Field(0.0, description="Time a cache hit takes.")
 
 
+def _step_schema(schema: dict) -> None:
+    # `mark: ready` is shorthand for `marks: [ready]` (folded in by _mark_shorthand below): the
+    # schema must accept it too, or editors flag every shipped scenario.
+    marks = schema["properties"]["marks"]
+    schema["properties"]["mark"] = {
+        "anyOf": [marks["items"], marks],
+        "description": "Shorthand: one mark (or a list), added to `marks`.",
+    }
+
+
 class StepSpec(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_step_schema)
+
     name: str = Field(description="Unique step name (letters, digits, _ and -).")
     after: list[str] = Field(default_factory=list, description="Steps that must finish first.")
     work: DistributionSpec | None = Field(None, description="Local work: how long it takes.")

@@ -116,6 +116,18 @@ class SLO(BaseModel):
     threshold: float = Field(0.0, description="(computed) threshold in base units.")
     text: str = Field("", description="(computed) the SLO as written.")
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        # What a scenario file may hold: the one-string form, or the mapping without the two
+        # computed fields (a file that set them would be confusing, not useful).
+        ref = handler(core_schema)
+        mapping = handler.resolve_ref_schema(ref)
+        for computed in ("threshold", "text"):
+            mapping.get("properties", {}).pop(computed, None)
+        text = {"type": "string", "pattern": _TEXT.pattern,
+                "description": "METRIC OP VALUE, e.g. 'time_to_ready.p95 <= 60s'."}
+        return {"anyOf": [text, ref]}
+
     @model_validator(mode="before")
     @classmethod
     def _from_text(cls, data):
