@@ -252,3 +252,21 @@ def test_label_values_are_escaped():
     run.dependencies['we"ird\\dep'].name = 'we"ird\\dep'
     fams = families(render_openmetrics(summarize(run)))
     assert sample(fams, "bootstorm_dependency_peak_offered_rps", dependency='we"ird\\dep') == 3
+
+
+def test_the_fault_table_marks_faults_that_never_happened_and_instants(tmp_path):
+    run = small_run(slos=[])
+    run.meta.partial, run.meta.sim_end = True, 50.0
+    run.faults = [FaultWindow("throttle", "sts", 10.0, 20.0, {"rate": 1}),
+                  FaultWindow("expire_credentials", "instances", 15.0, 60.0),
+                  FaultWindow("outage", "sts", 40.0, 60.0),
+                  FaultWindow("outage", "sts", 55.0, 58.0)]
+    run.write(tmp_path)
+    summary = write_report(run, tmp_path, plots=False)
+    md = (tmp_path / "report.md").read_text()
+    assert "| throttle | sts | 10.0s | 20.0s |  | rate=1 |" in md
+    assert "| expire_credentials | instances | 15.0s | - | instant |  |" in md
+    assert "| outage | sts | 40.0s | 1m00s | still on when the run ended |  |" in md
+    assert "| outage | sts | 55.0s | 58.0s | never happened: the run ended at 50.0s |  |" in md
+    assert any("outage on sts (at 55s) never happened" in w for w in summary.warnings)
+    assert not any("expire_credentials" in w for w in summary.warnings)
