@@ -140,17 +140,20 @@ def is_metastable(
 
 
 def metastable(series: DependencySeries, fault_end: float,
-               grace: float = METASTABLE_GRACE) -> float:
+               grace: float = METASTABLE_GRACE, settled: bool = False) -> float:
     """The ``metastable`` metric: 1.0 or 0.0, NaN when the run cannot tell.
 
     0.0 with no fault at all (nothing triggered an overload to outlast). NaN (not measured) when
     the last fault outlasted the run, or when the run ended too soon after it: fewer than two
-    intervals after ``fault_end + grace``.
+    intervals after ``fault_end + grace``, unless the run ``settled`` (it stopped before its
+    horizon because every boot was done and no call was left: an idle dependency is not
+    overloaded) after a fault that ended inside it.
     """
     if fault_end != fault_end:
         return 0.0
     if metastability_tail(series, fault_end, grace) < 2:
-        return math.nan
+        ended_inside = fault_end <= series.n * series.interval
+        return 0.0 if settled and ended_inside else math.nan
     return 1.0 if is_metastable(series, fault_end, grace) else 0.0
 
 
@@ -163,9 +166,12 @@ def metastability_tail(series: DependencySeries, fault_end: float,
 
 
 def dependency_metrics(series: DependencySeries, faults: list[FaultWindow],
-                       grace: float = METASTABLE_GRACE,
-                       run_end: float = math.inf) -> dict[str, float]:
-    """Every metric of ``DEPENDENCY_METRICS`` for one dependency, keyed by the short name."""
+                       grace: float = METASTABLE_GRACE, run_end: float = math.inf,
+                       settled: bool = False) -> dict[str, float]:
+    """Every metric of ``DEPENDENCY_METRICS`` for one dependency, keyed by the short name.
+
+    ``settled``: the run stopped before its horizon with nothing left to do (see
+    ``metastable``)."""
     c = series.counts
     offered = int(c["offered"].sum())
     last_end = last_fault_end(faults, series.name, run_end)
@@ -179,7 +185,7 @@ def dependency_metrics(series: DependencySeries, faults: list[FaultWindow],
         "retry_amplification": ratio(offered, c["needed"].sum()),
         "goodput": ratio(c["served"].sum(), offered),
         "time_to_drain": time_to_drain(series, last_end),
-        "metastable": metastable(series, last_end, grace),
+        "metastable": metastable(series, last_end, grace, settled),
         "egress_bytes": float(c["bytes"].sum()),
         "latency.p50": percentile_from_histogram(hist, 50),
         "latency.p99": percentile_from_histogram(hist, 99),

@@ -126,6 +126,14 @@ def run_end(run: Run) -> float:
     return run.meta.sim_end or run.meta.horizon
 
 
+def settled(run: Run) -> bool:
+    """Whether the run stopped before its horizon because nothing was left to do (the sim
+    engine stops once every instance is done and the dependencies hold no work), as opposed to
+    being interrupted: after that end every dependency is idle."""
+    return (not run.meta.partial and bool(run.meta.sim_end)
+            and run.meta.sim_end < run.meta.horizon)
+
+
 def compute_metrics(run: Run, grace: float = METASTABLE_GRACE) -> dict[str, float]:
     """Every metric of the run by name: fleet metrics, then ``dependencies.<name>.<metric>``.
 
@@ -137,7 +145,8 @@ def compute_metrics(run: Run, grace: float = METASTABLE_GRACE) -> dict[str, floa
     for name in unmeasured_metrics(run.meta.engine):
         metrics[name] = math.nan
     for name, series in run.dependencies.items():
-        for key, value in dependency_metrics(series, run.faults, grace, sim_end).items():
+        for key, value in dependency_metrics(series, run.faults, grace, sim_end,
+                                             settled(run)).items():
             metrics[f"dependencies.{name}.{key}"] = value
     return metrics
 
@@ -160,7 +169,8 @@ def validity_warnings(run: Run, metrics: dict[str, float],
             )
     for name, series in run.dependencies.items():
         fault_end = last_fault_end(run.faults, name, end)
-        if fault_end == fault_end and metastability_tail(series, fault_end, grace) < 2:
+        if fault_end == fault_end and metastability_tail(series, fault_end, grace) < 2 \
+                and not (settled(run) and fault_end <= series.n * series.interval):
             ended = "never ended" if math.isinf(fault_end) else f"ended at {fault_end:g}s"
             warnings.append(
                 f"{name}: the run ended too soon after the last fault (it {ended}) to judge "

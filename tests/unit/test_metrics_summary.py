@@ -157,6 +157,30 @@ def test_warns_when_the_run_ends_too_soon_after_a_fault():
     assert s.metrics["dependencies.secretsmanager.metastable"] == 0.0
 
 
+def test_a_run_that_settled_early_is_idle_after_its_end_not_too_short():
+    # The sim engine stops once every boot is done: after that nothing calls the dependency,
+    # so a fault that ended shortly before is not "too soon to judge".
+    run = make_run()
+    run.meta.sim_end = 45.0  # < horizon 60, not partial: settled
+    run.dependencies["secretsmanager"].counts["offered"][:] = 0
+    for key in ("needed", "served", "throttled"):
+        run.dependencies["secretsmanager"].counts[key][:] = 0
+    run.faults = [FaultWindow("throttle", "secretsmanager", 5.0, 40.0)]
+    s = summarize(run)
+    assert s.warnings == []
+    assert s.metrics["dependencies.secretsmanager.metastable"] == 0.0
+    # A fault still on when the run ended is another matter: not measured.
+    run.faults = [FaultWindow("throttle", "secretsmanager", 5.0, 600.0)]
+    s = summarize(run)
+    assert math.isnan(s.metrics["dependencies.secretsmanager.metastable"])
+    # An interrupted run did not settle: too soon, and said so.
+    run.meta.partial = True
+    run.faults = [FaultWindow("throttle", "secretsmanager", 5.0, 40.0)]
+    s = summarize(run)
+    assert math.isnan(s.metrics["dependencies.secretsmanager.metastable"])
+    assert any("ended too soon" in w for w in s.warnings)
+
+
 def test_metastable_is_unmeasured_when_the_last_fault_outlasted_the_run():
     run = make_run()
     run.scenario["slos"] = ["dependencies.secretsmanager.metastable == false"]
