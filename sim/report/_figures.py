@@ -4,6 +4,7 @@ Matplotlib's constrained layout measured about 40 % of the time of drawing the d
 load plot (pyinstrument, storm run): it measures every tick label twice. The report's figures
 have a known shape, so margins are set once, in inches, and legends go into a margin that is
 reserved for them, never on top of the data. ``legend_overlaps`` is the check tests use.
+Also the colours and fault shading every plot shares.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, Locator
 
+from sim.results import FaultWindow
+
 from .format import format_rate, format_seconds
 
 __all__ = ["figure", "save", "legend_right", "legend_below", "legend_overlaps", "DPI",
-           "seconds_axis", "rate_axis", "DurationLocator"]
+           "seconds_axis", "rate_axis", "DurationLocator", "fault_end", "shade_faults", "PASS",
+           "FAIL", "FAULT"]
 
 DPI = 110
+PASS, FAIL, FAULT = "#2a9d4b", "#d62728", "#9467bd"
 
 
 def figure(width: float, height: float, rows: int = 1, cols: int = 1, *, left: float = 0.9,
@@ -109,3 +114,21 @@ def seconds_axis(axis) -> None:
 def rate_axis(axis) -> None:
     """Tick labels as rates (``40/s``, ``1,200/s``)."""
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: format_rate(v) if v >= 0 else ""))
+
+
+def fault_end(fault: FaultWindow, horizon: float) -> float:
+    end = fault.end
+    return horizon if end is None or end != end or math.isinf(end) else end
+
+
+def shade_faults(ax, faults: list[FaultWindow], horizon: float, labels: bool = True,
+                  alpha: float = 0.12) -> None:
+    """Faults as shaded bands, labelled at the top of the axes."""
+    for k, fault in enumerate(faults):
+        end = fault_end(fault, horizon)
+        ax.axvspan(fault.start, end, color=FAULT, alpha=alpha, lw=0,
+                   label="fault window" if k == 0 and labels else None)
+        if labels:
+            ax.annotate(f"{fault.kind} {fault.target}", xy=(fault.start, 1.0),
+                        xycoords=("data", "axes fraction"), xytext=(2, -2 - 10 * (k % 3)),
+                        textcoords="offset points", va="top", fontsize=7.5, color=FAULT)
