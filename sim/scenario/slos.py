@@ -112,7 +112,9 @@ class SLO(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     metric: str = Field(description="Metric name, e.g. time_to_ready.p95 or dependencies.sts.peak_offered_rps.")
     op: Literal["<=", ">=", "<", ">", "=="] = Field(description="Comparison.")
-    value: str | float = Field(description="Threshold with its unit: 99.9%, 60s, 5000.")
+    # bool before pydantic can turn `value: false` into 0.0 (then "expected true or false").
+    value: str | bool | float = Field(
+        description="Threshold with its unit: 99.9%, 60s, 5000, false.")
     threshold: float = Field(0.0, description="(computed) threshold in base units.")
     text: str = Field("", description="(computed) the SLO as written.")
 

@@ -118,7 +118,7 @@ CASES = [
     ("numeric-dependency-name", _set("dependencies", 123, {"operations": {"Get": {}}}),
      "dependencies.123", ["expected a name (text)", "got 123", "quote it"], "123:"),
     ("slo-value-list", _append("slos", {"metric": "time_to_ready.p95", "op": "<=", "value": [1]}),
-     "slos.2.value", ["expected a string or a number", "got [1]"], "value:"),
+     "slos.2.value", ["expected a string or a boolean or a number", "got [1]"], "value:"),
     # durations
     ("duration-fortnight", _set("run", "horizon", "1 fortnight"), "run.horizon",
      ["expected a duration like 250ms, 30s, 2m or 1h30m", "got '1 fortnight'"], "horizon:"),

@@ -42,6 +42,17 @@ def test_every_shipped_scenario_validates_against_the_schema(capsys, path):
     assert errors == []
 
 
+def test_an_slo_mapping_with_a_yaml_boolean_is_accepted_by_both(capsys):
+    from sim.scenario.slos import SLO
+
+    slo = {"metric": "dependencies.ssm.metastable", "op": "==", "value": False}
+    assert SLO.model_validate(slo).threshold == 0.0
+    schema = _schema(capsys)
+    data = yaml.safe_load((ROOT / "scenarios" / "autoscale-storm.yaml").read_text())
+    data["slos"].append(slo)
+    assert _errors(schema, data) == []
+
+
 def test_the_schema_still_rejects_what_bootstorm_rejects(capsys):
     schema = _schema(capsys)
     data = yaml.safe_load((ROOT / "scenarios" / "autoscale-storm.yaml").read_text())
