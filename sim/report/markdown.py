@@ -46,7 +46,7 @@ def _headline(s: Summary) -> list[str]:
         ["instances launched", f"{s.instances:,}"],
         ["boot attempts", f"{s.attempts:,}"],
         ["bootstrap success rate", format_value(m["bootstrap_success_rate"], "ratio")],
-        ["time to ready p50 / p95 / p99, of the fleet (never: some never booted)", ttr],
+        ["time to ready p50 / p95 / p99, of the fleet", ttr],
         ["time to ready p50 / p95 / p99, of ready instances", ready],
         ["retries per boot mean / p99 / max", " / ".join(
             format_value(m[f"bootstrap_retries.{k}"], "count") for k in ("mean", "p99", "max"))],
