@@ -8,7 +8,8 @@ from rich.table import Table
 from sim.metrics import Summary
 from sim.scenario.slos import DEPENDENCY_METRICS
 
-from .format import format_seconds, format_value, verdict_label, verdict_line
+from .format import (dependency_cell, format_seconds, format_value, verdict_label,
+                     verdict_line)
 
 __all__ = ["render_console"]
 
@@ -59,7 +60,8 @@ def _dependencies(s: Summary) -> Table:
         table.add_column(label, justify="right")
     for name in s.dependencies:
         values = s.dependency(name)
-        cells = [format_value(values.get(key), DEPENDENCY_METRICS[key]) for _, key in columns]
+        cells = [dependency_cell(values, key, DEPENDENCY_METRICS[key], s.faults)
+                 for _, key in columns]
         if values.get("metastable") == 1.0:
             cells[-1] = "[bold red]yes[/]"
         table.add_row(name, *cells)

@@ -12,10 +12,11 @@ import math
 from sim.units import format_duration
 
 __all__ = ["format_value", "format_seconds", "format_rate", "verdict_label", "verdict_line",
-           "NOT_MEASURED", "NEVER"]
+           "dependency_cell", "NOT_MEASURED", "NEVER", "NO_FAULT"]
 
 NOT_MEASURED = "not measured"
 NEVER = "never"
+NO_FAULT = "no fault"
 
 
 def format_seconds(seconds: float) -> str:
@@ -92,3 +93,11 @@ def verdict_line(verdicts) -> str:
         return text + (f" ({unmeasured} not measured)" if unmeasured else "")
     text = f"all {len(verdicts)} SLOs passed"
     return text + (f" ({unmeasured} not measured, allowed)" if unmeasured else "")
+
+
+def dependency_cell(values: dict, key: str, kind: str, faults: list) -> str:
+    """One dependency metric for a table; a drain time in a run without faults is "no fault"
+    (nothing to drain from), not the alarming "not measured"."""
+    if key == "time_to_drain" and not faults:
+        return NO_FAULT
+    return format_value(values.get(key), kind)

@@ -6,7 +6,8 @@ from sim.metrics import Summary
 from sim.metrics.dependencies import INSTANT_FAULTS
 from sim.scenario.slos import DEPENDENCY_METRICS, PERCENTILES
 
-from .format import format_seconds, format_value, verdict_label, verdict_line
+from .format import (dependency_cell, format_seconds, format_value, verdict_label,
+                     verdict_line)
 
 __all__ = ["render_markdown", "DISTRIBUTIONS"]
 
@@ -69,7 +70,7 @@ def _dependencies(s: Summary) -> list[str]:
     rows = []
     for name in s.dependencies:
         values = s.dependency(name)
-        rows.append([name] + [format_value(values.get(key), DEPENDENCY_METRICS[key])
+        rows.append([name] + [dependency_cell(values, key, DEPENDENCY_METRICS[key], s.faults)
                               for _, key in _DEPENDENCY_COLUMNS])
     return _table(["dependency"] + [label for label, _ in _DEPENDENCY_COLUMNS], rows)
 

@@ -40,6 +40,16 @@ def test_format_seconds_edges():
     assert format_seconds(0.0005) == "500µs"
 
 
+def test_a_drain_time_without_faults_is_no_fault_not_unmeasured():
+    from sim.report.format import dependency_cell
+
+    assert dependency_cell({"time_to_drain": math.nan}, "time_to_drain", "duration", []) == "no fault"
+    faults = [{"kind": "outage"}]
+    assert dependency_cell({"time_to_drain": math.nan}, "time_to_drain", "duration", faults) \
+        == "not measured"
+    assert dependency_cell({"goodput": math.nan}, "goodput", "ratio", []) == "not measured"
+
+
 def test_format_rate():
     assert format_rate(40.0) == "40/s"
     assert format_rate(12.5) == "12.5/s"
