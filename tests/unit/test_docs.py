@@ -70,3 +70,16 @@ def test_docs_and_validator_agree_on_for(kind):
     assert bool(rejected) == forbidden, (kind, [p.message for p in problems])
     if not forbidden:
         assert problems == []
+
+
+def test_the_readme_sample_output_shows_every_slo_of_the_storm_and_its_verdict_words():
+    from sim.scenario import load_scenario
+
+    storm = load_scenario(ROOT / "scenarios" / "autoscale-storm.yaml")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("```\nbootstorm: autoscale-storm (sim, seed 42)", 1)[1].split("```", 1)[0]
+    rows = [line.split("│")[1].strip() for line in block.splitlines()
+            if line.startswith("│") and line.count("│") == 4]
+    slo_rows = [r for r in rows if any(op in r for op in ("<=", ">=", "=="))]
+    assert slo_rows == [slo.text for slo in storm.slos]  # whole, in order: nothing cut
+    assert "FAIL: not measured" in block and "never" in block
