@@ -49,8 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a scenario and write its report",
                        description="Validate SCENARIO, run it, write raw results and a report "
-                       "to results/<run-id>/, print a summary. Exits 1 when an SLO fails, so "
-                       "it can gate CI.")
+                       "to results/<run-id>/, print a summary. Exits 1 when an SLO fails (an "
+                       "SLO whose metric the run could not measure fails too, unless "
+                       "--allow-unmeasured), so it can gate CI.")
     r.add_argument("scenario", help="scenario YAML file")
     r.add_argument("--engine", default=None,
                    help="engine to run on (default: the scenario's run.engine, normally sim)")
