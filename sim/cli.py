@@ -49,8 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a scenario and write its report",
                        description="Validate SCENARIO, run it, write raw results and a report "
-                       "to results/<run-id>/, print a summary. Exits 1 when an SLO fails, so "
-                       "it can gate CI.")
+                       "to results/<run-id>/, print a summary. Exits 1 when an SLO fails (an "
+                       "SLO whose metric the run could not measure fails too, unless "
+                       "--allow-unmeasured), so it can gate CI.")
     r.add_argument("scenario", help="scenario YAML file")
     r.add_argument("--engine", default=None,
                    help="engine to run on (default: the scenario's run.engine, normally sim)")
@@ -66,7 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true",
                    help="validate and show the plan (launch rate, demand vs quotas) without running")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
-    r.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+    r.add_argument("--json", action="store_true",
+                   help="print the summary as JSON instead of tables (summary.json plus "
+                   "\"folder\": the run folder's path)")
+    r.add_argument("--allow-unmeasured", action="store_true",
+                   help="let an SLO whose metric this run could not measure pass (e.g. "
+                   "secret_exposure_events on the sim engine); it is still reported as not "
+                   "measured. Default: it fails")
 
     v = sub.add_parser("validate", help="check scenario files without running them",
                        description="Validate each FILE completely; report every problem with "
@@ -81,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
                          "rewrite summary.json, metrics.prom, junit.xml, report.md and plots.")
     rep.add_argument("folder")
     rep.add_argument("--no-plots", action="store_true")
+    rep.add_argument("--allow-unmeasured", action="store_true",
+                     help="let SLOs the run could not measure pass (still shown as not measured)")
 
     # Listed here for --help; `main` hands everything after `fakes` to fakes.stack.cli.
     sub.add_parser("fakes", help="start or stop the real fakes: fakes up [SCENARIO] | fakes down "
@@ -145,10 +154,11 @@ def _cmd_run(args) -> int:
         outcome = run_scenario(
             scenario, engine=args.engine, seed=args.seed, out_dir=args.out,
             plots=not args.no_plots, progress=progress, scenario_file=args.scenario,
+            allow_unmeasured=args.allow_unmeasured,
         )
     summary = outcome.summary
     if args.json:
-        print(summary.to_json())
+        print(outcome.to_json())
     else:
         from sim.report import render_console
 
@@ -257,7 +267,8 @@ def _cmd_report(args) -> int:
     if not (folder / "run.json").is_file():
         raise InvalidArgument(f"{folder}: not a run folder (no run.json); expected a folder "
                               "written by `bootstorm run`")
-    summary = report_from_folder(folder, plots=not args.no_plots)
+    summary = report_from_folder(folder, plots=not args.no_plots,
+                                 allow_unmeasured=args.allow_unmeasured)
     render_console(summary, _console())
     print(f"report: {folder / 'report.md'}")
     return EXIT_OK if summary.slos_passed else EXIT_SLO_FAILED

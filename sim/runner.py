@@ -12,6 +12,8 @@ never leaves a half-written run that looks finished.
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import re
 import shutil
@@ -35,6 +37,12 @@ class RunOutcome:
     summary: object  # sim.metrics.Summary
     folder: Path | None
 
+    def to_json(self) -> str:
+        """The summary as JSON (``summary.json``) plus ``folder``: where the run was written."""
+        data = json.loads(self.summary.to_json())
+        data["folder"] = None if self.folder is None else str(self.folder)
+        return json.dumps(data, indent=2)
+
 
 def simulate(scenario: Scenario, engine: str | None = None, seed: int | None = None,
              progress=None, scenario_file: str | None = None) -> Run:
@@ -56,18 +64,22 @@ def simulate(scenario: Scenario, engine: str | None = None, seed: int | None = N
 
 def run_scenario(scenario: Scenario, *, engine: str | None = None, seed: int | None = None,
                  out_dir: str | Path | None = "results", plots: bool = True, progress=None,
-                 scenario_file: str | None = None) -> RunOutcome:
-    """Simulate, then write the Run and its report to ``out_dir/<run-id>/`` (None: no files)."""
+                 scenario_file: str | None = None, allow_unmeasured: bool = False) -> RunOutcome:
+    """Simulate, then write the Run and its report to ``out_dir/<run-id>/`` (None: no files).
+
+    ``allow_unmeasured``: an SLO whose metric the run could not measure passes (it is still
+    reported as not measured); by default it fails.
+    """
     from sim.metrics import summarize
     from sim.report import write_report
 
     run = simulate(scenario, engine, seed, progress, scenario_file)
     if out_dir is None:
-        return RunOutcome(run, summarize(run), None)
+        return RunOutcome(run, summarize(run, allow_unmeasured=allow_unmeasured), None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    final = _unique(out / run_id(run))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=out))
+    name = run_id(run)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
     # mkdtemp makes the folder owner-only; a finished run folder follows the umask like any
     # other folder (CI uploaders and teammates read it).
     umask = os.umask(0)
@@ -75,8 +87,8 @@ def run_scenario(scenario: Scenario, *, engine: str | None = None, seed: int | N
     tmp.chmod(0o777 & ~umask)
     try:
         run.write(tmp)
-        summary = write_report(run, tmp, plots=plots)
-        tmp.rename(final)
+        summary = write_report(run, tmp, plots=plots, allow_unmeasured=allow_unmeasured)
+        final = _publish(tmp, out / name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -89,10 +101,21 @@ def run_id(run: Run) -> str:
     return f"{name}-{run.meta.engine}-seed{run.meta.seed}-{stamp}"
 
 
-def _unique(path: Path) -> Path:
-    if not path.exists():
-        return path
-    n = 2
-    while path.with_name(f"{path.name}-{n}").exists():
-        n += 1
-    return path.with_name(f"{path.name}-{n}")
+def _publish(tmp: Path, wanted: Path) -> Path:
+    """Rename the finished ``tmp`` folder to ``wanted``, or ``wanted-2``, ``-3``, ... if taken.
+
+    The rename is the atomic step: two runs finishing at once into the same folder both get a
+    name, whoever renames first wins it (checking first and renaming after would race). A run
+    folder is never empty, so renaming onto a taken name fails rather than replacing it.
+    """
+    for n in range(1, 10_000):
+        candidate = wanted if n == 1 else wanted.with_name(f"{wanted.name}-{n}")
+        if candidate.exists():
+            continue
+        try:
+            os.rename(tmp, candidate)
+            return candidate
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+    raise OSError(errno.EEXIST, f"no free run folder name next to {wanted}")

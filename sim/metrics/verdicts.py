@@ -1,4 +1,10 @@
-"""SLO verdicts: each objective of the scenario checked against the measured metrics."""
+"""SLO verdicts: each objective of the scenario checked against the measured metrics.
+
+A verdict is ``pass``, ``fail`` or ``unmeasured``. Unmeasured (the metric is missing or NaN:
+the engine cannot measure it, nothing happened to measure, the run ended too soon) fails the
+SLO, because an objective that cannot be shown to hold does not hold; ``allow_unmeasured``
+lets such an SLO pass while it is still reported as unmeasured.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,18 @@ from dataclasses import dataclass
 
 from sim.scenario.slos import SLO, metric_kind
 
-__all__ = ["Verdict", "evaluate_slos", "parse_slos"]
+__all__ = ["Verdict", "evaluate_slos", "parse_slos", "PASS", "FAIL", "UNMEASURED"]
+
+PASS, FAIL, UNMEASURED = "pass", "fail", "unmeasured"
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """One SLO's outcome. ``measured`` and ``threshold`` are in base units (NaN: not measured)."""
+    """One SLO's outcome. ``measured`` and ``threshold`` are in base units (NaN: not measured).
+
+    ``verdict`` is ``pass``, ``fail`` or ``unmeasured``; ``passed`` is whether the SLO counts as
+    met (an unmeasured SLO only when the run allowed unmeasured SLOs).
+    """
 
     slo: str
     metric: str
@@ -21,6 +33,17 @@ class Verdict:
     op: str
     passed: bool
     kind: str = "count"  # how to show the numbers: ratio, duration, count, rate, per_mille, bool
+    verdict: str = ""
+
+    def __post_init__(self):
+        if not self.verdict:  # a summary.json written before verdicts had a name
+            measured = self.measured == self.measured
+            object.__setattr__(self, "verdict", PASS if self.passed and measured
+                               else FAIL if measured else UNMEASURED)
+
+    @property
+    def unmeasured(self) -> bool:
+        return self.verdict == UNMEASURED
 
 
 def parse_slos(raw: list) -> list[SLO]:
@@ -28,19 +51,25 @@ def parse_slos(raw: list) -> list[SLO]:
     return [item if isinstance(item, SLO) else SLO.model_validate(item) for item in raw or []]
 
 
-def evaluate_slos(slos: list[SLO], metrics: dict[str, float]) -> list[Verdict]:
-    """One Verdict per SLO, in order. A metric that is missing or NaN fails its SLO.
+def evaluate_slos(slos: list[SLO], metrics: dict[str, float], *,
+                  allow_unmeasured: bool = False) -> list[Verdict]:
+    """One Verdict per SLO, in order. A metric that is missing or NaN is ``unmeasured``.
 
-    Missing happens for a dependency the run did not have; NaN when nothing was measured
-    (nobody became ready, no fault to drain from): an objective that cannot be shown to hold
-    does not hold.
+    Missing happens for a dependency the run did not have; NaN when the engine cannot measure
+    the metric or nothing happened to measure (no fault to drain from, a run that ended before
+    its last fault did). Unmeasured fails unless ``allow_unmeasured``.
     """
     verdicts = []
     for slo in slos:
         measured = metrics.get(slo.metric, math.nan)
         measured = math.nan if measured is None else float(measured)
+        if measured != measured:
+            verdict, passed = UNMEASURED, allow_unmeasured
+        else:
+            passed = slo.holds(measured)
+            verdict = PASS if passed else FAIL
         verdicts.append(Verdict(
             slo=slo.text, metric=slo.metric, measured=measured, threshold=slo.threshold,
-            op=slo.op, passed=slo.holds(measured), kind=metric_kind(slo.metric) or "count",
+            op=slo.op, passed=passed, kind=metric_kind(slo.metric) or "count", verdict=verdict,
         ))
     return verdicts

@@ -1,4 +1,9 @@
-"""Numbers for people: a metric value in its unit (``99.90%``, ``1m05s``, ``12.5/s``)."""
+"""Numbers for people: a metric value in its unit (``99.90%``, ``1m05s``, ``12.5/s``).
+
+The one place numbers get their units: the console, report.md, JUnit messages and the plots'
+labels and axes all format through here. NaN is "not measured"; +inf (a time to ready of an
+instance that never booted) is "never".
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,20 @@ import math
 
 from sim.units import format_duration
 
-__all__ = ["format_value", "format_seconds", "NOT_MEASURED"]
+__all__ = ["format_value", "format_seconds", "format_rate", "verdict_label", "verdict_line",
+           "dependency_cell", "NOT_MEASURED", "NEVER", "NO_FAULT"]
 
-NOT_MEASURED = "n/a"
+NOT_MEASURED = "not measured"
+NEVER = "never"
+NO_FAULT = "no fault"
 
 
 def format_seconds(seconds: float) -> str:
-    """``850ms``, ``12.3s``, ``4m05s``; ``n/a`` for NaN (not measured)."""
+    """``850ms``, ``12.3s``, ``4m05s``; ``never`` for +inf, ``not measured`` for NaN."""
     if seconds is None or seconds != seconds:
         return NOT_MEASURED
     if math.isinf(seconds):
-        return "inf"
+        return NEVER if seconds > 0 else "-inf"
     if seconds == 0:
         return "0s"
     if 0 < seconds < 0.001:
@@ -35,6 +43,15 @@ def _number(value: float) -> str:
     return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
+def format_rate(per_second: float) -> str:
+    """``40/s``, ``12.5/s``, ``1,234/s``; ``not measured`` for NaN."""
+    if per_second is None or per_second != per_second:
+        return NOT_MEASURED
+    if math.isinf(per_second):
+        return "unlimited" if per_second > 0 else "-inf"
+    return f"{_number(per_second)}/s"
+
+
 def format_value(value: float | None, kind: str) -> str:
     """``value`` (base units) shown for its metric kind (see ``sim.scenario.slos.METRICS``)."""
     if value is None or value != value:
@@ -44,7 +61,7 @@ def format_value(value: float | None, kind: str) -> str:
     if kind == "duration":
         return format_seconds(value)
     if kind == "rate":
-        return f"{_number(value)}/s"
+        return format_rate(value)
     if kind == "per_mille":
         return f"{value:.2f} per 1,000"
     if kind == "bool":
@@ -55,3 +72,32 @@ def format_value(value: float | None, kind: str) -> str:
                 return f"{value / scale:.1f} {unit}"
         return f"{value:.0f} B"
     return _number(value)
+
+
+def verdict_label(verdict) -> str:
+    """An SLO's result in words: ``pass``, ``FAIL``, ``FAIL: not measured`` or, when the run
+    allowed unmeasured SLOs, ``not measured (allowed)``."""
+    if verdict.verdict == "unmeasured":
+        return "not measured (allowed)" if verdict.passed else "FAIL: not measured"
+    return "pass" if verdict.passed else "FAIL"
+
+
+def verdict_line(verdicts) -> str:
+    """``2 of 5 SLOs failed (1 not measured)``, ``all 3 SLOs passed``, ``No SLOs set``."""
+    if not verdicts:
+        return "No SLOs set"
+    failed = sum(not v.passed for v in verdicts)
+    unmeasured = sum(v.verdict == "unmeasured" for v in verdicts)
+    if failed:
+        text = f"{failed} of {len(verdicts)} SLOs failed"
+        return text + (f" ({unmeasured} not measured)" if unmeasured else "")
+    text = f"all {len(verdicts)} SLOs passed"
+    return text + (f" ({unmeasured} not measured, allowed)" if unmeasured else "")
+
+
+def dependency_cell(values: dict, key: str, kind: str, faults: list) -> str:
+    """One dependency metric for a table; a drain time in a run without faults is "no fault"
+    (nothing to drain from), not the alarming "not measured"."""
+    if key == "time_to_drain" and not faults:
+        return NO_FAULT
+    return format_value(values.get(key), kind)

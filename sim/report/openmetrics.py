@@ -1,7 +1,7 @@
 """The Summary as OpenMetrics text (``metrics.prom``), for Prometheus, Pushgateway or CI.
 
 Every family is a gauge named ``bootstorm_<metric>``; durations end in ``_seconds`` with a
-``# UNIT`` line. Distribution metrics carry a ``stat`` label (``p50`` ... ``p99.9``, ``max``,
+``# UNIT`` line. ``bootstorm_slo_unmeasured`` is 1 for an SLO whose metric was not measured. Distribution metrics carry a ``stat`` label (``p50`` ... ``p99.9``, ``max``,
 ``mean``), dependency metrics a ``dependency`` label. NaN (not measured) is written as ``NaN``.
 The text ends with ``# EOF``.
 """
@@ -22,7 +22,10 @@ _HELP = {
     "config_validation_failures": "Attempts that failed with ConfigValidationFailed.",
     "secret_exposure_events": "Attempts with a secret_exposure finding.",
     "attempts_per_instance": "Boot attempts per instance launched.",
-    "time_to_ready": "Seconds from an instance's first launch to ready.",
+    "time_to_ready": "Seconds from an instance's first launch to ready, over every instance "
+                     "launched (+Inf: never became ready).",
+    "time_to_ready_of_ready": "Seconds from an instance's first launch to ready, over the "
+                              "instances that became ready.",
     "secret_fetch_latency": "Seconds from bootstrap start to the secret_fetched mark.",
     "agent_start_time": "Seconds from bootstrap start to the agent_started mark.",
     "initial_metric_gap": "Seconds the app ran before its metrics agent started.",
@@ -124,6 +127,10 @@ def render_openmetrics(summary: Summary) -> str:
     for v in summary.verdicts:
         out.add("bootstorm_slo_passed", "1 when the SLO held, 0 when it did not.",
                 1 if v.passed else 0, {"slo": v.slo, "metric": v.metric})
+    for v in summary.verdicts:
+        out.add("bootstorm_slo_unmeasured", "1 when the run could not measure the SLO's metric "
+                "(it then fails unless unmeasured SLOs were allowed).",
+                1 if v.verdict == "unmeasured" else 0, {"slo": v.slo, "metric": v.metric})
     for v in summary.verdicts:
         out.add("bootstorm_slo_measured", "The SLO's metric as measured (base units).",
                 v.measured, {"slo": v.slo, "metric": v.metric})

@@ -33,7 +33,7 @@ METRICS: dict[str, str] = {
     "attempts_per_instance.mean": "count",
     "attempts_per_instance.max": "count",
 }
-for _m in ("time_to_ready", "secret_fetch_latency", "agent_start_time", "initial_metric_gap",
+for _m in ("time_to_ready", "time_to_ready_of_ready", "secret_fetch_latency", "agent_start_time", "initial_metric_gap",
            "cold_start_latency"):
     for _p in PERCENTILES:
         METRICS[f"{_m}.{_p}"] = "duration"
@@ -72,10 +72,17 @@ def _value(kind: str, raw: object) -> float:
     if kind == "ratio":
         if text.endswith("%"):
             try:  # Decimal: 99.9% must be exactly 0.999, not 0.9990000000000001
-                return float(Decimal(text[:-1].strip()) / 100)
+                share = Decimal(text[:-1].strip()) / 100
             except InvalidOperation:
                 raise ValueError(f"expected a percentage like 99.9%, got {raw!r}") from None
-        v = float(text)
+            if not 0 <= share <= 1:  # a share of something: 999% can never be met (or missed)
+                raise ValueError(f"expected a percentage from 0% to 100%, got {raw!r}")
+            return float(share)
+        try:
+            v = float(text)
+        except ValueError:
+            raise ValueError(f"expected a percentage like 99.9% or a fraction 0..1, "
+                             f"got {raw!r}") from None
         if not 0 <= v <= 1:
             raise ValueError(f"a share is a percentage like 99.9% or a fraction 0..1, got {raw!r}")
         return v
@@ -105,9 +112,23 @@ class SLO(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     metric: str = Field(description="Metric name, e.g. time_to_ready.p95 or dependencies.sts.peak_offered_rps.")
     op: Literal["<=", ">=", "<", ">", "=="] = Field(description="Comparison.")
-    value: str | float = Field(description="Threshold with its unit: 99.9%, 60s, 5000.")
+    # bool before pydantic can turn `value: false` into 0.0 (then "expected true or false").
+    value: str | bool | float = Field(
+        description="Threshold with its unit: 99.9%, 60s, 5000, false.")
     threshold: float = Field(0.0, description="(computed) threshold in base units.")
     text: str = Field("", description="(computed) the SLO as written.")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        # What a scenario file may hold: the one-string form, or the mapping without the two
+        # computed fields (a file that set them would be confusing, not useful).
+        ref = handler(core_schema)
+        mapping = handler.resolve_ref_schema(ref)
+        for computed in ("threshold", "text"):
+            mapping.get("properties", {}).pop(computed, None)
+        text = {"type": "string", "pattern": _TEXT.pattern,
+                "description": "METRIC OP VALUE, e.g. 'time_to_ready.p95 <= 60s'."}
+        return {"anyOf": [text, ref]}
 
     @model_validator(mode="before")
     @classmethod

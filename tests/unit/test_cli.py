@@ -165,7 +165,7 @@ def _passing(tmp_path) -> Path:
 def test_run_writes_a_complete_run_folder_and_exits_0_when_slos_pass(capsys, tmp_path):
     out_dir = tmp_path / "results"
     code, out, err = run_cli(capsys, "run", STORM, "--set", "fleet.size=200", "--out", out_dir,
-                             "--quiet")
+                             "--quiet", "--allow-unmeasured")
     assert code == 0, err
     (folder,) = run_folders(out_dir)
     assert folder.name.startswith("autoscale-storm-sim-seed42-")
@@ -174,9 +174,28 @@ def test_run_writes_a_complete_run_folder_and_exits_0_when_slos_pass(capsys, tmp
     assert sorted(folder.glob("*.png")), "plots are drawn unless --no-plots"
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["slos_passed"] is True
-    assert "all 5 SLOs passed" in out
+    # secret_exposure_events: the sim engine cannot measure it; allowed, and still said so.
+    assert "all 5 SLOs passed (1 not measured, allowed)" in out
+    assert "not measured (allowed)" in out
     assert f"report: {folder / 'report.md'}" in out
     assert (folder / "attempts.csv").read_text().count("\n") >= 201  # header + one per attempt
+
+
+def test_an_slo_the_engine_cannot_measure_fails_unless_allowed(capsys, tmp_path):
+    scenario = _passing(tmp_path)
+    slos = "slos=[secret_exposure_events <= 0, bootstrap_success_rate >= 50%]"
+    code, out, _ = run_cli(capsys, "run", scenario, "--no-plots", "--out", tmp_path / "a",
+                           "--set", slos)
+    assert code == 1
+    assert "FAIL: not measured" in out and "1 of 2 SLOs failed (1 not measured)" in out
+    code, out, _ = run_cli(capsys, "run", scenario, "--no-plots", "--out", tmp_path / "b",
+                           "--set", slos, "--allow-unmeasured", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert [v["verdict"] for v in data["verdicts"]] == ["unmeasured", "pass"]
+    (folder,) = run_folders(tmp_path / "a")
+    code, out, _ = run_cli(capsys, "report", folder, "--no-plots", "--allow-unmeasured")
+    assert code == 0 and "not measured (allowed)" in out
 
 
 def test_run_exits_1_when_an_slo_fails(capsys, tmp_path):
@@ -201,6 +220,8 @@ def test_run_json_prints_the_summary(capsys, tmp_path):
     assert summary["slos_passed"] is True
     (folder,) = run_folders(tmp_path / "r")
     assert "-seed11-" in folder.name
+    assert summary["folder"] == str(folder)
+    assert (Path(summary["folder"]) / "summary.json").is_file()
 
 
 def test_run_leaves_no_temporary_folders(capsys, tmp_path):
@@ -307,7 +328,8 @@ def test_report_on_a_missing_folder(capsys, tmp_path):
 
 @pytest.mark.parametrize("command, options", [
     ([], ["run", "validate", "schema", "report", "examples:"]),
-    (["run"], ["--engine", "--seed", "--set", "--out", "--no-plots", "--dry-run", "--quiet", "--json"]),
+    (["run"], ["--engine", "--seed", "--set", "--out", "--no-plots", "--dry-run", "--quiet", "--json",
+               "--allow-unmeasured"]),
     (["validate"], ["FILE", "--set"]),
     (["schema"], ["usage: bootstorm schema"]),
     (["report"], ["folder", "--no-plots"]),
@@ -345,6 +367,38 @@ def test_epilog_examples_name_files_and_overrides_that_work(capsys):
 
 def _subprocess(argv, tmp_path) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+
+def test_runs_started_at_once_into_the_same_out_all_finish(tmp_path):
+    # Same scenario, same seed, same second: the same folder name. Both must get a folder.
+    scenario = _passing(tmp_path)
+    out_dir = tmp_path / "results"
+    argv = [sys.executable, "-m", "sim.cli", "run", str(scenario), "--no-plots", "--quiet",
+            "--json", "--out", str(out_dir)]
+    procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    results = [p.communicate(timeout=180) for p in procs]
+    for p, (out, err) in zip(procs, results):
+        assert p.returncode == 0, err
+        assert "Traceback" not in err
+    folders = {json.loads(out)["folder"] for out, _ in results}
+    assert len(folders) == 3
+    assert sorted(str(p) for p in out_dir.iterdir()) == sorted(folders)  # no temp folder left
+    for folder in folders:
+        assert (Path(folder) / "summary.json").is_file()
+
+
+def test_publish_picks_the_next_name_when_the_rename_loses_a_race(tmp_path):
+    from sim.runner import _publish
+
+    wanted = tmp_path / "run-seed1-20260101-000000"
+    for n in range(2):  # two finished runs racing for one name, the first already won
+        tmp = tmp_path / f".tmp{n}"
+        tmp.mkdir()
+        (tmp / "summary.json").write_text(str(n))
+        _publish(tmp, wanted)
+    assert (wanted / "summary.json").read_text() == "0"
+    assert (tmp_path / f"{wanted.name}-2" / "summary.json").read_text() == "1"
 
 
 @pytest.mark.parametrize("launcher", ["console-script", "python-m"])

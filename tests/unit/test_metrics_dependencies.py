@@ -51,7 +51,11 @@ def test_idle_dependency_is_nan_not_an_error():
     assert m["peak_offered_rps"] == 0
     for key in ("throttled_share", "retry_amplification", "goodput", "latency.p99"):
         assert math.isnan(m[key]), key
-    assert m["time_to_drain"] == 0.0 and m["metastable"] == 0.0
+    assert m["time_to_drain"] == 0.0
+    # The series ends before fault end + 30 s grace: metastability cannot be judged.
+    assert math.isnan(m["metastable"])
+    m = dependency_metrics(series(40), fault(1, 2))
+    assert m["metastable"] == 0.0
 
 
 def recovering():

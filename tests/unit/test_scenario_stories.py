@@ -33,6 +33,21 @@ def test_autoscale_storm_is_throttled_by_ssm_until_the_quota_is_raised():
     assert raised["time_to_ready.p95"] < storm["time_to_ready.p95"]
 
 
+def test_the_storms_p99_slo_fails_when_a_third_of_the_fleet_never_boots():
+    # No replacement: every boot that gives up is an instance that never becomes ready.
+    scenario = load_scenario(SCENARIOS / "autoscale-storm.yaml", [
+        "fleet.size=2000", "fleet.arrival.over=12s", "fleet.replacement.max_attempts=1"])
+    summary = run_scenario(scenario, out_dir=None).summary
+    m = summary.metrics
+    assert 0.5 < m["bootstrap_success_rate"] < 0.9
+    # Over the ready instances alone the p99 looks fine: that number used to judge the SLO.
+    assert m["time_to_ready_of_ready.p99"] < 300
+    assert m["time_to_ready.p99"] == float("inf")
+    verdicts = {v.slo: v for v in summary.verdicts}
+    assert verdicts["time_to_ready.p99 <= 5m"].verdict == "fail"
+    assert verdicts["time_to_ready.p95 <= 2m"].verdict == "fail"
+
+
 def test_retry_storm_stays_overloaded_with_fixed_retries_and_recovers_with_jitter():
     fixed, _ = metrics_of("retry-storm", "run.horizon=10m")
     assert fixed["dependencies.config.metastable"] == 1.0
