@@ -91,3 +91,27 @@ def test_awscli_bootstrap_under_the_same_faults_leaks_nothing_and_never_hangs(fa
     assert found["secret_exposure"] == 0 and found["hang"] == 0 and found["busy_wait"] == 0
     assert "hung" not in list(result.attempts.outcome)
     assert found["ready_before_telemetry"] == 0
+
+
+def test_awscli_bootstrap_retrying_once_after_an_imds_blip_is_not_busy(fake_stack_session):
+    # IMDS answers 503 for its first second; curl --retry waits 1 s and tries again. The AWS
+    # CLI's start-up CPU (well over a quarter core for the whole attempt on this machine) is
+    # not spent while failing, so it is no busy_wait; the second run judges idempotency.
+    faults = [{"at": 0, "for": "1s", "target": "imds", "kind": "outage"}]
+    awscli = f"bash {BOOTSTRAPS / 'awscli.sh'}"
+    result = run(scenario(awscli, size=2, faults=faults, horizon="90s",
+                          exec_extra={"env": ENV, "boot_timeout": 80, "idempotency_check": True}),
+                 stack=fake_stack_session)
+    t = result.attempts
+    assert list(t.outcome) == ["ready"] * 2, list(t.error_class)
+    assert t.column("retries").sum() >= 2  # each retried its IMDS token after the blip
+    found = findings_of(result)
+    assert found["busy_wait"] == 0 and found["not_idempotent"] == 0, list(t.findings)
+
+
+def test_reference_bootstrap_is_idempotent_on_a_second_run(fake_stack_session):
+    result = run(scenario(REFERENCE, size=2, horizon="60s",
+                          exec_extra={"env": ENV, "boot_timeout": 50, "idempotency_check": True}),
+                 stack=fake_stack_session)
+    assert list(result.attempts.outcome) == ["ready"] * 2
+    assert findings_of(result)["not_idempotent"] == 0, list(result.attempts.findings)

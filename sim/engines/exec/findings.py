@@ -20,8 +20,14 @@ Every threshold is a field of :class:`FindingConfig`. The rules:
     (``stdout: secret 'db' (base64)``, ``file data/s.txt (mode 0644): ...``), never its value:
     every detail is scrubbed of every searched form before it leaves this module.
 ``busy_wait``
-    CPU seconds per wall second above ``busy_cpu_share`` over an attempt of at least
-    ``busy_min_wall`` seconds that was failing (outcome not ``ready``, or it saw an error answer).
+    CPU seconds per wall second above ``busy_cpu_share`` while the attempt was failing, over
+    at least ``busy_min_wall`` seconds of failing. In a ready attempt, failing spans run from
+    the end of an error answer to the start of the next successful call; an attempt that did
+    not become ready was failing from its first error answer to its end, or throughout when it
+    saw none (a reset connection leaves no answer). CPU in a span comes from the runner's samples of the group's cumulative CPU
+    (``cpu_samples``), interpolated linearly; without samples the attempt's average is used.
+    So a correct script that starts a heavy CLI, waits a second after one blip and goes on is
+    not judged by its start-up CPU: only what it burns while working around the failure.
 ``no_backoff``
     Per (service, operation) of this instance, a chain of calls where each call but the last
     failed; a *gap* is the wait between a failed answer and the next call (start of the retry
@@ -83,6 +89,7 @@ __all__ = [
     "fleet_findings",
     "findings_column",
     "requests_from_log",
+    "failed_call",
 ]
 
 FINDING_NAMES = (
@@ -119,6 +126,7 @@ class AttemptEvidence:
     cpu_seconds: float  # user+sys of the process group; NaN when unknown
     outcome: str  # ready | failed | hung | unfinished
     killed_at_timeout: bool = False
+    cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (t, CPU seconds so far)
     faults_at_end: list[str] = field(default_factory=list)  # fault kinds in force at the end
     requests: list[dict] = field(default_factory=list)  # this instance's calls (see module doc)
     registered_at: float | None = None
@@ -201,7 +209,7 @@ def requests_from_log(entries: Iterable[Mapping], run_start: float) -> list[dict
     return out
 
 
-def _failed(req: Mapping) -> bool:
+def failed_call(req: Mapping) -> bool:
     """An error answer: an error code, a status >= 400, or no HTTP status at all."""
     status = req.get("status")
     if isinstance(status, str) and status.isdigit():
@@ -218,7 +226,7 @@ def _retry_gaps(requests: Iterable[Mapping]) -> dict[tuple[str, str], list[list[
     for op, calls in by_op.items():
         gaps: list[float] = []
         for prev, cur in zip(calls, calls[1:]):
-            if _failed(prev):
+            if failed_call(prev):
                 ended = prev["t"] + (prev.get("latency") or 0.0)
                 gaps.append(max(0.0, cur["t"] - ended))
             elif gaps:
@@ -270,16 +278,54 @@ def _secret_exposure(ev: AttemptEvidence, needles, cfg: FindingConfig) -> list[F
 # -- the other attempt rules -------------------------------------------------------------
 
 
+def _failing_spans(ev: AttemptEvidence) -> list[tuple[float, float]]:
+    """(from, to) spans of the attempt during which it was working around a failure."""
+    calls = sorted(ev.requests, key=lambda r: r["t"])
+    failed = [r for r in calls if failed_call(r)]
+    if ev.outcome != "ready":  # it never got past the failure: failing from the first error on
+        since = failed[0]["t"] + (failed[0].get("latency") or 0.0) if failed else ev.start
+        return [(max(since, ev.start), ev.end)] if ev.end > since else []
+    spans, since = [], None
+    for req in calls:
+        if failed_call(req):
+            if since is None:
+                since = req["t"] + (req.get("latency") or 0.0)
+        elif since is not None:
+            spans.append((since, max(since, req["t"])))
+            since = None
+    if since is not None:
+        spans.append((since, max(since, ev.end)))
+    return [(max(lo, ev.start), min(hi, ev.end)) for lo, hi in spans if min(hi, ev.end) > max(lo, ev.start)]
+
+
+def _cpu_between(ev: AttemptEvidence, lo: float, hi: float) -> float:
+    """CPU seconds the attempt used in [lo, hi], from its cumulative samples."""
+    points = [(ev.start, 0.0)] + sorted(p for p in ev.cpu_samples if ev.start < p[0] < ev.end)
+    points.append((ev.end, max(ev.cpu_seconds, points[-1][1])))
+
+    def at(t: float) -> float:
+        for (t0, c0), (t1, c1) in zip(points, points[1:]):
+            if t <= t1:
+                return c0 if t1 <= t0 else c0 + (c1 - c0) * (max(t, t0) - t0) / (t1 - t0)
+        return points[-1][1]
+
+    return max(0.0, at(hi) - at(lo))
+
+
 def _busy_wait(ev: AttemptEvidence, cfg: FindingConfig) -> list[Finding]:
     wall = ev.end - ev.start
-    if not (math.isfinite(ev.cpu_seconds) and math.isfinite(wall)) or wall < cfg.busy_min_wall:
+    if not (math.isfinite(ev.cpu_seconds) and math.isfinite(wall)) or wall <= 0:
         return []
-    failing = ev.outcome != "ready" or any(_failed(r) for r in ev.requests)
-    share = ev.cpu_seconds / wall
-    if not failing or share <= cfg.busy_cpu_share:
+    spans = _failing_spans(ev)
+    failing = sum(hi - lo for lo, hi in spans)
+    if failing < cfg.busy_min_wall:
         return []
-    return [Finding("busy_wait", f"{ev.cpu_seconds:.2f} CPU s over {wall:.2f} s wall "
-                                 f"({share:.0%} of a core) while failing ({ev.outcome})")]
+    cpu = sum(_cpu_between(ev, lo, hi) for lo, hi in spans)
+    share = cpu / failing
+    if share <= cfg.busy_cpu_share:
+        return []
+    return [Finding("busy_wait", f"{cpu:.2f} CPU s over {failing:.2f} s of failing "
+                                 f"({share:.0%} of a core; {ev.outcome})")]
 
 
 def _hang(ev: AttemptEvidence, cfg: FindingConfig) -> list[Finding]:
@@ -343,7 +389,7 @@ def fleet_findings(all_requests: list[dict], cfg: FindingConfig = FindingConfig(
         key = (req["instance_id"], req["service"], req["operation"])
         if last_failed.get(key):
             retries.append((req["t"], str(req["instance_id"])))
-        last_failed[key] = _failed(req)
+        last_failed[key] = failed_call(req)
     if not retries:
         return []
     best, best_at, lo = 0, 0, 0
