@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sim.results import Run
+from sim.scenario.slos import metric_kind
 
 from .attempts import (
     attempt_metrics,
@@ -25,7 +26,8 @@ from .dependencies import (
 from .phases import Phase, phase_breakdown
 from .verdicts import Verdict, evaluate_slos, parse_slos
 
-__all__ = ["Summary", "summarize", "compute_metrics", "validity_warnings", "CAPACITY_WARNING_SHARE"]
+__all__ = ["Summary", "summarize", "compute_metrics", "to_scenario_clock", "validity_warnings",
+           "CAPACITY_WARNING_SHARE"]
 
 # A fake serving this share of its capacity is the bottleneck: the run measured the harness.
 CAPACITY_WARNING_SHARE = 0.9
@@ -103,13 +105,29 @@ def _nulls(obj):
 
 
 def compute_metrics(run: Run, grace: float = METASTABLE_GRACE) -> dict[str, float]:
-    """Every metric of the run by name: fleet metrics, then ``dependencies.<name>.<metric>``."""
+    """Every metric of the run by name: fleet metrics, then ``dependencies.<name>.<metric>``.
+
+    On the scenario's clock: a run whose times were scaled (exec ``time_scale``) has its
+    durations divided and its rates multiplied by the scale, so an SLO written for the story
+    (``time_to_ready.p95 <= 5m``) is compared with the story's seconds, not raw wall seconds.
+    """
     sim_end = run.meta.sim_end or run.meta.horizon
     metrics = attempt_metrics(run.attempts, sim_end)
     for name, series in run.dependencies.items():
         for key, value in dependency_metrics(series, run.faults, grace).items():
             metrics[f"dependencies.{name}.{key}"] = value
-    return metrics
+    return to_scenario_clock(metrics, run.meta.time_scale)
+
+
+def to_scenario_clock(metrics: dict[str, float], time_scale: float) -> dict[str, float]:
+    """Durations / time_scale, rates * time_scale; everything else as it is."""
+    if time_scale == 1.0:
+        return metrics
+    out = {}
+    for name, value in metrics.items():
+        kind = metric_kind(name)
+        out[name] = value / time_scale if kind == "duration" else value * time_scale if kind == "rate" else value
+    return out
 
 
 def validity_warnings(run: Run, metrics: dict[str, float],
