@@ -6,6 +6,14 @@ gate with the real AWS error or forwarded to moto unchanged (method, path, query
 including Host, so SigV4 signatures still verify, and body) over one pooled ClientSession.
 Each request is recorded in the request log; nothing is printed per request.
 
+The order of the checks is AWS's: the front door (an outage rule), then authentication
+(``authenticate``: credentials present and well formed, date within 15 minutes, a key AWS
+knows, its session token, not expired, the SigV4 signature recomputed with the key's secret),
+then the rules (deny, quotas, injected failures). A key the gate has no secret for is looked up
+in moto's state (``/moto-api/data.json``) once, by a fetch that started after the request
+arrived, before the request is refused as InvalidClientTokenId / UnrecognizedClientException.
+``verify_signatures=False`` (``--no-verify-signatures``) skips authentication but expiry.
+
 Capacity, measured with ``tests/benchmarks/bench_gate.py`` on the 2-core development machine
 (one gate process, one event loop, the load generator on the same cores, 16 concurrent
 clients): about 5,400 req/s answered by the gate itself (p50 3 ms), about 310 req/s proxied to
@@ -18,11 +26,13 @@ not the modelled dependency, are what limits a run.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from dataclasses import dataclass, field
 
 import aiohttp
+import yarl
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -31,6 +41,8 @@ from fakes.gate.credentials import CredentialBook
 from fakes.gate.protocol import JSON, QUERY, Call, error_body, error_code_of, identify, json_error_from_xml
 from fakes.gate.requestlog import DEFAULT_CAPACITY, RequestLog
 from fakes.gate.rules import RuleSet
+from fakes.gate.sigv4 import (AuthFailure, as_header_signed, check_clock, expected_signature, query_pairs,
+                              read_auth, signature_matches)
 
 __all__ = ["GateState", "build_app", "serve", "CONTROL_PREFIX", "GATE_CAPACITY_RPS", "PROXIED_CAPACITY_RPS"]
 
@@ -64,6 +76,7 @@ class GateState:
     upstream: str
     seed: int = 0
     log_capacity: int = DEFAULT_CAPACITY
+    verify_signatures: bool = True
     rules: RuleSet = field(init=False)
     credentials: CredentialBook = field(default_factory=CredentialBook)
     log: RequestLog = field(init=False)
@@ -72,6 +85,8 @@ class GateState:
         self.upstream = self.upstream.rstrip("/")
         self.rules = RuleSet(rng=random.Random(self.seed))
         self.log = RequestLog(self.log_capacity)
+        self.keys_fetched_at = -1.0  # monotonic start of the last fetch of moto's keys
+        self.keys_lock: asyncio.Lock | None = None  # made on the serving loop
 
     def reset(self) -> None:
         self.rules = RuleSet(rng=random.Random(self.seed))
@@ -79,11 +94,56 @@ class GateState:
         self.log.clear()
 
     def decide(self, call: Call) -> str | None:
-        """The failure the gate answers with, or None to forward to moto."""
+        """The failure the gate answers with, or None to forward to moto (authentication aside)."""
         failure = self.rules.check_front(call)
         if failure is None and self.credentials.is_expired(call.access_key, time.time()):
             failure = "expired"
         return failure or self.rules.check(call, time.monotonic())
+
+
+async def _fetch_moto_keys(state: GateState, session: aiohttp.ClientSession, arrived: float) -> None:
+    """Learn the secrets moto holds, by a fetch that started after ``arrived`` (one at a time)."""
+    if state.keys_lock is None:
+        state.keys_lock = asyncio.Lock()
+    async with state.keys_lock:
+        if state.keys_fetched_at >= arrived:
+            return  # a fetch that started after this request arrived has just run
+        state.keys_fetched_at = time.monotonic()
+        try:
+            async with session.get(state.upstream + "/moto-api/data.json") as answer:
+                data = json.loads(await answer.read()) if answer.status == 200 else None
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            data = None
+        state.credentials.learn_moto(data)
+
+
+async def authenticate(state: GateState, request: web.Request, body: bytes, arrived: float) -> tuple[str, str | None] | None:
+    """(failure kind, message) when AWS would refuse the request's authentication, else None."""
+    pairs = query_pairs(request.rel_url.raw_query_string)
+    try:
+        auth = read_auth(request.headers, pairs)
+        check_clock(auth, time.time())
+    except AuthFailure as exc:
+        return exc.kind, exc.message
+    credential = state.credentials.keys.get(auth.access_key)
+    if credential is None or credential.secret is None:
+        await _fetch_moto_keys(state, request.app["session"], arrived)
+        credential = state.credentials.keys.get(auth.access_key)
+    if credential is None or credential.secret is None:
+        return "invalid_token", None
+    if credential.token is not None and auth.token != credential.token:
+        return "invalid_token", None
+    if state.credentials.is_expired(auth.access_key, time.time()):
+        return "expired", None
+    expected = expected_signature(auth, credential.secret, request.method, request.rel_url.raw_path, pairs,
+                                  request.headers, body)
+    if not signature_matches(auth, expected):
+        return "bad_signature", None
+    if auth.presigned:  # forwarded header-signed, so moto routes it to the right service
+        request["forward_as"] = as_header_signed(auth, credential.secret, credential.token or auth.token,
+                                                 request.method, request.rel_url.raw_path, pairs,
+                                                 request.headers.get("Host", ""), body)
+    return None
 
 
 def _forward_headers(headers) -> CIMultiDict:
@@ -91,10 +151,14 @@ def _forward_headers(headers) -> CIMultiDict:
 
 
 async def _forward(state: GateState, session: aiohttp.ClientSession, request: web.Request, body: bytes):
+    path_qs, headers = request.raw_path, _forward_headers(request.headers)
+    if "forward_as" in request:
+        path_qs, signed = request["forward_as"]
+        headers.update(signed)
     async with session.request(
         request.method,
-        state.upstream + request.path_qs,
-        headers=_forward_headers(request.headers),
+        yarl.URL(state.upstream + path_qs, encoded=True),
+        headers=headers,
         data=body if body else None,
         allow_redirects=False,
         skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
@@ -106,12 +170,21 @@ async def _forward(state: GateState, session: aiohttp.ClientSession, request: we
 async def _proxy(request: web.Request) -> web.StreamResponse:
     state: GateState = request.app["state"]
     started = time.perf_counter()
+    arrived = time.monotonic()
     wall = time.time()
     body = await request.read()
     call = identify(request.method, request.query_string, request.headers, body)
     if call.instance_id is None:
         call.instance_id = state.credentials.instance_of(call.access_key)
-    failure = state.decide(call)
+    failure, message = state.rules.check_front(call), None
+    if failure is None and state.verify_signatures:
+        refused = await authenticate(state, request, body, arrived)
+        if refused is not None:
+            failure, message = refused
+        elif call.instance_id is None:  # learned from moto just now
+            call.instance_id = state.credentials.instance_of(call.access_key)
+    if failure is None:
+        failure = state.decide(call)
     by_gate = failure is not None
     error_code: str | None = None
     if failure is None:
@@ -130,7 +203,7 @@ async def _proxy(request: web.Request) -> web.StreamResponse:
             elif call.protocol == QUERY and call.operation in _ASSUME_OPERATIONS:
                 state.credentials.learn_assumed(payload, call.instance_id)
     if failure is not None:
-        status, error_code, error_headers, payload = error_body(failure, call)
+        status, error_code, error_headers, payload = error_body(failure, call, message)
         headers = CIMultiDict(error_headers)
     response = web.Response(status=status, body=payload, headers=headers)
     state.log.add(
