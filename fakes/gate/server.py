@@ -51,6 +51,7 @@ CONTROL_PREFIX = "/__bootstorm"
 GATE_CAPACITY_RPS = 2500  # answered by the gate itself (throttled, denied, injected failures)
 PROXIED_CAPACITY_RPS = 200  # forwarded to one moto process
 UPSTREAM_CONNECTIONS = 64
+_MAX_UNKNOWN_KEYS = 10_000
 
 _HOP_BY_HOP = frozenset(
     h.lower()
@@ -86,11 +87,17 @@ class GateState:
         self.rules = RuleSet(rng=random.Random(self.seed))
         self.log = RequestLog(self.log_capacity)
         self.keys_fetched_at = -1.0  # monotonic start of the last fetch of moto's keys
+        # Keys a fetch that started after their request arrived did not find: invented by the
+        # client (a key is used only after it is issued), so later requests are refused
+        # without asking moto again. Registering the key through the control API wins.
+        self.unknown_keys: set[str] = set()
+        self.prefetches: set[asyncio.Future] = set()
         self.keys_lock: asyncio.Lock | None = None  # made on the serving loop
 
     def reset(self) -> None:
         self.rules = RuleSet(rng=random.Random(self.seed))
         self.credentials = CredentialBook()
+        self.unknown_keys.clear()
         self.log.clear()
 
     def decide(self, call: Call) -> str | None:
@@ -117,6 +124,14 @@ async def _fetch_moto_keys(state: GateState, session: aiohttp.ClientSession, arr
         state.credentials.learn_moto(data)
 
 
+def prefetch_moto_keys(state: GateState, session: aiohttp.ClientSession) -> None:
+    """Fetch moto's keys soon, in the background. Each call waits for a fetch that starts
+    after it; the one fetch that runs next serves a whole burst of registrations."""
+    task = asyncio.ensure_future(_fetch_moto_keys(state, session, time.monotonic()))
+    state.prefetches.add(task)  # held until done: the loop keeps only weak references
+    task.add_done_callback(state.prefetches.discard)
+
+
 async def authenticate(state: GateState, request: web.Request, body: bytes, arrived: float) -> tuple[str, str | None] | None:
     """(failure kind, message) when AWS would refuse the request's authentication, else None."""
     pairs = query_pairs(request.rel_url.raw_query_string)
@@ -126,9 +141,13 @@ async def authenticate(state: GateState, request: web.Request, body: bytes, arri
     except AuthFailure as exc:
         return exc.kind, exc.message
     credential = state.credentials.keys.get(auth.access_key)
-    if credential is None or credential.secret is None:
+    if (credential is None or credential.secret is None) and auth.access_key not in state.unknown_keys:
         await _fetch_moto_keys(state, request.app["session"], arrived)
         credential = state.credentials.keys.get(auth.access_key)
+        if credential is None or credential.secret is None:
+            if len(state.unknown_keys) >= _MAX_UNKNOWN_KEYS:
+                state.unknown_keys.clear()
+            state.unknown_keys.add(auth.access_key)
     if credential is None or credential.secret is None:
         return "invalid_token", None
     if credential.token is not None and auth.token != credential.token:

@@ -175,3 +175,33 @@ def test_read_auth_and_clock_rules_without_a_server():
     with pytest.raises(AuthFailure, match=r"Signature expired: 20260101T000000Z is now earlier than "
                                           r"20260101T000001Z \(20260101T001501Z - 15 min.\)"):
         check_clock(auth, at + 15 * 60 + 1)
+
+
+def test_an_invented_key_is_looked_up_in_moto_once_then_refused_until_registered(seeded, boto_client, gate):
+    sts = boto_client("sts", "AKIAINVENTED00000000", "s3cret")
+    for _ in range(3):
+        assert code_of(sts.get_caller_identity)[0] == "InvalidClientTokenId"
+    gate.register_key("AKIAINVENTED00000000", secret_key="s3cret")
+    assert sts.get_caller_identity()["Account"]  # registered with its secret: accepted
+    described = [c for c in gate.credentials() if c["access_key"] == "AKIAINVENTED00000000"]
+    assert described == [{"access_key": "AKIAINVENTED00000000", "instance_id": None, "expiration": None,
+                          "verifiable": True}]  # the secret itself is never returned
+
+
+def test_a_key_registered_without_its_secret_is_learned_from_moto_before_first_use(seeded, gate, moto_server):
+    # The stack registers each IMDS-issued key (no secret); the gate looks it up in moto in the
+    # background, so the instance's first call does not wait for that lookup.
+    import time
+
+    from fakes.seed import issue_role_credentials
+
+    creds = issue_role_credentials(moto_server.url, seeded.harness_key, seeded.roles["secret-reader"].arn, 900)
+    gate.register_key(creds["AccessKeyId"], "i-0042", expires_in=900)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        entry = next(c for c in gate.credentials() if c["access_key"] == creds["AccessKeyId"])
+        if entry["verifiable"]:
+            break
+        time.sleep(0.05)  # polling for readiness, not synchronisation by sleep
+    assert entry == {"access_key": creds["AccessKeyId"], "instance_id": "i-0042",
+                     "expiration": entry["expiration"], "verifiable": True}
