@@ -19,6 +19,9 @@ run with `RunFailed`; everything after that is data in the Run.
 Simplifications, by design: an attempt starts its script at its launch time (no OS boot
 delay); each attempt gets its own instance id (restart keeps the root directory, so what the
 script left on disk survives, but IMDS sees a new instance); ``boot_timeout`` is not scaled.
+An attempt queued for a ``max_parallel`` slot starts late; its boot timeout and health-check
+grace both run from its process start. Every ``CPU_SAMPLE`` seconds the running groups' CPU is
+read from /proc, so ``busy_wait`` can judge the CPU spent while an attempt was failing.
 """
 
 from __future__ import annotations
