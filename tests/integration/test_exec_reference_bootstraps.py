@@ -119,3 +119,18 @@ def test_reference_bootstrap_is_idempotent_on_a_second_run(fake_stack_session):
                  stack=fake_stack_session)
     assert list(result.attempts.outcome) == ["ready"] * 2
     assert findings_of(result)["not_idempotent"] == 0, list(result.attempts.findings)
+
+
+def test_naive_calls_held_by_a_partition_are_counted_once(fake_stack_session):
+    # The naive script's AWS CLI has no read timeout: its GetSecretValue waits out the 4 s
+    # partition and reaches the gate when it lifts. That call is served, not also timed out.
+    from sim.metrics import summarize
+
+    faults = [{"at": 0, "for": "4s", "target": "secretsmanager", "kind": "partition"}]
+    result = run(scenario(NAIVE, size=3, over=2.0, faults=faults, horizon="60s",
+                          exec_extra={"env": ENV, "boot_timeout": 40}), stack=fake_stack_session)
+    assert list(result.attempts.outcome) == ["ready"] * 3, list(result.attempts.error_class)
+    sm = summarize(result).dependency("secretsmanager")
+    shares = sm["goodput"] + sm["timed_out_share"] + sm["failed_share"] + sm["throttled_share"]
+    assert shares == 1.0, sm  # every call counted once
+    assert (sm["goodput"], sm["timed_out_share"]) == (1.0, 0.0)
