@@ -78,6 +78,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from sim.engines.exec import secrets
+from sim.engines.exec.busy import cpu_between, failing_spans
 
 __all__ = [
     "FINDING_NAMES",
@@ -278,49 +279,15 @@ def _secret_exposure(ev: AttemptEvidence, needles, cfg: FindingConfig) -> list[F
 # -- the other attempt rules -------------------------------------------------------------
 
 
-def _failing_spans(ev: AttemptEvidence) -> list[tuple[float, float]]:
-    """(from, to) spans of the attempt during which it was working around a failure."""
-    calls = sorted(ev.requests, key=lambda r: r["t"])
-    failed = [r for r in calls if failed_call(r)]
-    if ev.outcome != "ready":  # it never got past the failure: failing from the first error on
-        since = failed[0]["t"] + (failed[0].get("latency") or 0.0) if failed else ev.start
-        return [(max(since, ev.start), ev.end)] if ev.end > since else []
-    spans, since = [], None
-    for req in calls:
-        if failed_call(req):
-            if since is None:
-                since = req["t"] + (req.get("latency") or 0.0)
-        elif since is not None:
-            spans.append((since, max(since, req["t"])))
-            since = None
-    if since is not None:
-        spans.append((since, max(since, ev.end)))
-    return [(max(lo, ev.start), min(hi, ev.end)) for lo, hi in spans if min(hi, ev.end) > max(lo, ev.start)]
-
-
-def _cpu_between(ev: AttemptEvidence, lo: float, hi: float) -> float:
-    """CPU seconds the attempt used in [lo, hi], from its cumulative samples."""
-    points = [(ev.start, 0.0)] + sorted(p for p in ev.cpu_samples if ev.start < p[0] < ev.end)
-    points.append((ev.end, max(ev.cpu_seconds, points[-1][1])))
-
-    def at(t: float) -> float:
-        for (t0, c0), (t1, c1) in zip(points, points[1:]):
-            if t <= t1:
-                return c0 if t1 <= t0 else c0 + (c1 - c0) * (max(t, t0) - t0) / (t1 - t0)
-        return points[-1][1]
-
-    return max(0.0, at(hi) - at(lo))
-
-
 def _busy_wait(ev: AttemptEvidence, cfg: FindingConfig) -> list[Finding]:
     wall = ev.end - ev.start
     if not (math.isfinite(ev.cpu_seconds) and math.isfinite(wall)) or wall <= 0:
         return []
-    spans = _failing_spans(ev)
+    spans = failing_spans(ev.requests, ev.outcome, ev.start, ev.end, failed_call)
     failing = sum(hi - lo for lo, hi in spans)
     if failing < cfg.busy_min_wall:
         return []
-    cpu = sum(_cpu_between(ev, lo, hi) for lo, hi in spans)
+    cpu = sum(cpu_between(ev.cpu_samples, ev.start, ev.end, ev.cpu_seconds, lo, hi) for lo, hi in spans)
     share = cpu / failing
     if share <= cfg.busy_cpu_share:
         return []
