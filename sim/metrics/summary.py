@@ -175,12 +175,19 @@ def summarize(run: Run, grace: float = METASTABLE_GRACE) -> Summary:
         failed_steps=value_counts(table.failed_step),
         step_retries=step_retry_means(table),
         findings=_finding_counts(table.findings),
-        phases=phase_breakdown(table),
+        phases=_scaled_phases(phase_breakdown(table), run.meta.time_scale),
         dependencies=list(run.dependencies),
         faults=[asdict(f) for f in run.faults],
         meta=asdict(run.meta),
         warnings=validity_warnings(run, metrics, grace),
     )
+
+
+def _scaled_phases(phases: list[Phase], time_scale: float) -> list[Phase]:
+    """Phase durations on the scenario's clock, as every other duration in the Summary."""
+    if time_scale == 1.0:
+        return phases
+    return [Phase(p.name, p.begin, p.end, p.count, p.p50 / time_scale, p.p95 / time_scale) for p in phases]
 
 
 def _finding_counts(findings: list[str]) -> dict[str, int]:

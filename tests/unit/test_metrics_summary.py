@@ -162,6 +162,7 @@ def test_time_slos_are_judged_on_the_scenario_clock():
     assert [v.passed for v in s.verdicts][0] is False
     plain = summarize(make_run(engine="exec"))
     assert plain.metrics["time_to_ready.max"] == 20.0 and plain.verdicts[0].passed
+    assert s.phases and [p.p50 * 2 for p in plain.phases] == [p.p50 for p in s.phases]  # phases too
 
 
 def test_report_states_time_scale_and_isolation():
