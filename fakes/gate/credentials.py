@@ -68,6 +68,7 @@ def parse_expiration(value: Any, field_name: str = "expiration") -> float | None
 class CredentialBook:
     def __init__(self) -> None:
         self.keys: dict[str, Credential] = {}
+        self.learned: dict[str, tuple[str, str | None]] = {}  # from moto: key -> (secret, token)
 
     def register(self, spec: Any, now: float) -> Credential:
         if not isinstance(spec, dict):
@@ -152,8 +153,9 @@ class CredentialBook:
     def learn_moto(self, data: Any) -> int:
         """Secrets (and session tokens) of every key in moto's ``/moto-api/data.json`` state.
 
-        Keys already in the book keep their instance and expiration; returns how many keys
-        became verifiable."""
+        Registered keys without a secret are completed (keeping instance and expiration); the
+        others wait in ``learned`` until a request uses them (`usable`). Returns how many
+        registered keys became verifiable."""
         if not isinstance(data, dict):
             return 0
         found: dict[str, tuple[str, str | None]] = {}
@@ -163,13 +165,27 @@ class CredentialBook:
         for entry in (data.get("sts") or {}).get("AssumedRole") or []:
             if entry.get("access_key_id") and entry.get("secret_access_key"):
                 found[entry["access_key_id"]] = (entry["secret_access_key"], entry.get("session_token"))
+        self.learned.update(found)
         learned = 0
         for access_key, (secret, token) in found.items():
             known = self.keys.get(access_key)
-            if known is None:
-                self.keys[access_key] = Credential(access_key, None, None, secret, token)
-                learned += 1
-            elif known.secret is None:
+            if known is not None and known.secret is None:  # registered without it: complete it
                 known.secret, known.token = secret, known.token or token
                 learned += 1
         return learned
+
+    def usable(self, access_key: str) -> Credential | None:
+        """The credential to check a request signed with ``access_key``, if its secret is known.
+
+        A key learned from moto but never registered joins the book here, when first used."""
+        credential = self.keys.get(access_key)
+        if credential is not None and credential.secret is not None:
+            return credential
+        learned = self.learned.get(access_key)
+        if learned is None:
+            return None
+        if credential is None:
+            credential = self.keys[access_key] = Credential(access_key, None, None, *learned)
+        else:
+            credential.secret, credential.token = learned[0], credential.token or learned[1]
+        return credential

@@ -143,15 +143,15 @@ async def authenticate(state: GateState, request: web.Request, body: bytes, arri
         check_clock(auth, time.time())
     except AuthFailure as exc:
         return exc.kind, exc.message
-    credential = state.credentials.keys.get(auth.access_key)
-    if (credential is None or credential.secret is None) and auth.access_key not in state.unknown_keys:
+    credential = state.credentials.usable(auth.access_key)
+    if credential is None and auth.access_key not in state.unknown_keys:
         await _fetch_moto_keys(state, request.app["session"], arrived)
-        credential = state.credentials.keys.get(auth.access_key)
-        if credential is None or credential.secret is None:
+        credential = state.credentials.usable(auth.access_key)
+        if credential is None:
             if len(state.unknown_keys) >= _MAX_UNKNOWN_KEYS:
                 state.unknown_keys.clear()
             state.unknown_keys.add(auth.access_key)
-    if credential is None or credential.secret is None:
+    if credential is None:
         return "invalid_token", None
     if credential.token is not None and auth.token != credential.token:
         return "invalid_token", None
