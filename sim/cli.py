@@ -99,12 +99,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["fakes"]:
-        from fakes.stack.cli import main as fakes_main
-
-        return fakes_main(argv[1:])
-    args = _parser().parse_args(argv)
     try:
+        if argv[:1] == ["fakes"]:
+            from fakes.stack.cli import main as fakes_main
+
+            return fakes_main(argv[1:])
+        args = _parser().parse_args(argv)
         return _COMMANDS[args.command](args)
     except InvalidInput as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -115,6 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a harness failure (a missing module, a broken install): exit 3, no traceback
+        print(harness_failure(exc), file=sys.stderr)
+        return EXIT_RUN_FAILED
+
+
+def harness_failure(exc: BaseException) -> str:
+    """One line for an unexpected exception: what broke and where, without a traceback."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    hint = ""
+    if isinstance(exc, ModuleNotFoundError):
+        hint = "; the installation is incomplete: reinstall with `pip install -e .`"
+    return f"error: harness failure: {type(exc).__name__}: {exc}{where}{hint}"
 
 
 def _console(stderr: bool = False):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sim.engines import unmeasured_metrics
 from sim.results import Run
+from sim.scenario.slos import metric_kind
 
 from .attempts import (
     attempt_metrics,
@@ -27,7 +28,8 @@ from .dependencies import (
 from .phases import Phase, phase_breakdown
 from .verdicts import UNMEASURED, Verdict, evaluate_slos, parse_slos
 
-__all__ = ["Summary", "summarize", "compute_metrics", "validity_warnings", "CAPACITY_WARNING_SHARE"]
+__all__ = ["Summary", "summarize", "compute_metrics", "to_scenario_clock", "validity_warnings",
+           "CAPACITY_WARNING_SHARE"]
 
 # JSON has no infinity: summary.json writes it as this string (NaN, not measured, is null).
 INFINITY = "inf"
@@ -138,7 +140,10 @@ def compute_metrics(run: Run, grace: float = METASTABLE_GRACE) -> dict[str, floa
     """Every metric of the run by name: fleet metrics, then ``dependencies.<name>.<metric>``.
 
     What the run's engine cannot measure (``sim.engines.NOT_MEASURED``) is NaN, not a
-    reassuring zero.
+    reassuring zero. On the scenario's clock: a run whose times were scaled (exec
+    ``time_scale``) has its durations divided and its rates multiplied by the scale, so an SLO
+    written for the story (``time_to_ready.p95 <= 5m``) is compared with the story's seconds,
+    not raw wall seconds.
     """
     sim_end = run_end(run)
     metrics = attempt_metrics(run.attempts, sim_end)
@@ -148,7 +153,18 @@ def compute_metrics(run: Run, grace: float = METASTABLE_GRACE) -> dict[str, floa
         for key, value in dependency_metrics(series, run.faults, grace, sim_end,
                                              settled(run)).items():
             metrics[f"dependencies.{name}.{key}"] = value
-    return metrics
+    return to_scenario_clock(metrics, run.meta.time_scale)
+
+
+def to_scenario_clock(metrics: dict[str, float], time_scale: float) -> dict[str, float]:
+    """Durations / time_scale, rates * time_scale; everything else as it is."""
+    if time_scale == 1.0:
+        return metrics
+    out = {}
+    for name, value in metrics.items():
+        kind = metric_kind(name)
+        out[name] = value / time_scale if kind == "duration" else value * time_scale if kind == "rate" else value
+    return out
 
 
 def validity_warnings(run: Run, metrics: dict[str, float],
@@ -211,13 +227,20 @@ def summarize(run: Run, grace: float = METASTABLE_GRACE, *,
         failed_steps=value_counts(table.failed_step),
         step_retries=step_retry_means(table),
         findings=_finding_counts(table.findings),
-        phases=phase_breakdown(table),
+        phases=_scaled_phases(phase_breakdown(table), run.meta.time_scale),
         dependencies=list(run.dependencies),
         faults=[asdict(f) for f in run.faults],
         meta=asdict(run.meta),
         warnings=validity_warnings(run, metrics, grace),
         allow_unmeasured=allow_unmeasured,
     )
+
+
+def _scaled_phases(phases: list[Phase], time_scale: float) -> list[Phase]:
+    """Phase durations on the scenario's clock, as every other duration in the Summary."""
+    if time_scale == 1.0:
+        return phases
+    return [Phase(p.name, p.begin, p.end, p.count, p.p50 / time_scale, p.p95 / time_scale) for p in phases]
 
 
 def _finding_counts(findings: list[str]) -> dict[str, int]:

@@ -22,6 +22,10 @@ def _headline(s: Summary) -> Table:
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("instances / attempts", f"{s.instances:,} / {s.attempts:,}")
+    if s.meta.get("engine") == "exec":
+        scale = s.meta.get("time_scale", 1.0) or 1.0
+        table.add_row("time scale / isolation",
+                      f"{scale:g} (metrics on the scenario's clock) / {s.meta.get('isolation') or 'not recorded'}")
     table.add_row("success rate", format_value(m["bootstrap_success_rate"], "ratio"))
     table.add_row("time to ready p50 / p95 / p99 (fleet)", " / ".join(
         format_seconds(m[f"time_to_ready.{p}"]) for p in ("p50", "p95", "p99")))

@@ -110,6 +110,20 @@ def _distributions(s: Summary) -> list[str]:
     return _table(["metric"] + list(PERCENTILES), rows)
 
 
+def _clock_lines(meta: dict) -> list[str]:
+    """The time scale (and isolation mode) an exec run ran with; nothing for a plain sim run."""
+    scale = meta.get("time_scale", 1.0) or 1.0
+    isolation = meta.get("isolation")
+    if meta.get("engine") != "exec" and scale == 1.0 and isolation is None:
+        return []
+    parts = [f"Time scale {scale:g}: the scenario's times ran {1 / scale:g}x "
+             f"{'faster' if scale < 1 else 'slower' if scale > 1 else 'as written'}; metrics and SLOs "
+             "are on the scenario's clock (wall seconds / time scale)"]
+    if meta.get("engine") == "exec" or isolation is not None:
+        parts.append(f"isolation `{isolation or 'not recorded'}`")
+    return ["; ".join(parts) + ".", ""]
+
+
 def render_markdown(summary: Summary, plots: list[str]) -> str:
     """The report text; ``plots`` are the PNG file names written next to it."""
     s, meta = summary, summary.meta
@@ -124,6 +138,7 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         f"wall time {format_seconds(meta.get('wall_seconds') or 0.0)}, scenario hash "
         f"`{meta.get('scenario_hash')}`.",
         "",
+        *_clock_lines(meta),
         verdict,
         "",
     ]

@@ -254,3 +254,35 @@ def test_drain_uses_the_last_fault_on_that_dependency():
     assert summarize(run).metrics["dependencies.secretsmanager.time_to_drain"] == 5.0
     run.faults = [FaultWindow("partition", "network", 5.0, 12.0)]  # nothing aimed at it
     assert summarize(run).metrics["dependencies.secretsmanager.time_to_drain"] == 8.0
+
+
+def test_time_slos_are_judged_on_the_scenario_clock():
+    # An exec run at time_scale 0.5: every boot took 20 wall seconds = 40 s of the story, so
+    # "time_to_ready.p95 <= 30s" fails there, though the raw wall seconds (20) would pass it.
+    import dataclasses
+
+    run = make_run(engine="exec")
+    run.meta = dataclasses.replace(run.meta, time_scale=0.5, isolation="env")
+    s = summarize(run)
+    assert s.metrics["time_to_ready.max"] == 40.0
+    assert s.metrics["secret_fetch_latency.max"] == 6.0  # 3 wall seconds
+    assert s.metrics["dependencies.secretsmanager.peak_offered_rps"] == 2.5  # 5/s wall = 2.5/s story
+    assert s.metrics["dependencies.secretsmanager.throttled_share"] == 0.6  # ratios stay
+    assert s.metrics["bootstrap_retries.max"] == 9.0  # counts stay
+    assert [v.passed for v in s.verdicts][0] is False
+    plain = summarize(make_run(engine="exec"))
+    assert plain.metrics["time_to_ready.max"] == 20.0 and plain.verdicts[0].passed
+    assert s.phases and [p.p50 * 2 for p in plain.phases] == [p.p50 for p in s.phases]  # phases too
+
+
+def test_report_states_time_scale_and_isolation():
+    import dataclasses
+
+    from sim.report.markdown import render_markdown
+
+    run = make_run(engine="exec")
+    run.meta = dataclasses.replace(run.meta, time_scale=0.1, isolation="netns")
+    text = render_markdown(summarize(run), [])
+    assert "Time scale 0.1: the scenario's times ran 10x faster" in text
+    assert "isolation `netns`" in text
+    assert "Time scale" not in render_markdown(summarize(make_run()), [])  # a sim run: nothing

@@ -19,6 +19,9 @@ run with `RunFailed`; everything after that is data in the Run.
 Simplifications, by design: an attempt starts its script at its launch time (no OS boot
 delay); each attempt gets its own instance id (restart keeps the root directory, so what the
 script left on disk survives, but IMDS sees a new instance); ``boot_timeout`` is not scaled.
+An attempt queued for a ``max_parallel`` slot starts late; its boot timeout and health-check
+grace both run from its process start. Every ``CPU_SAMPLE`` seconds the running groups' CPU is
+read from /proc, so ``busy_wait`` can judge the CPU spent while an attempt was failing.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from pathlib import Path
 from sim.engines.exec.assemble import Attempt, assemble
 from sim.engines.exec.findings import SecondRun
 from sim.engines.exec.plan import plan_exec
-from sim.engines.exec.process import InstanceProcess, file_snapshot, instance_env, stop_all
+from sim.engines.exec.process import InstanceProcess, file_snapshot, groups_cpu, instance_env, stop_all
 from sim.errors import RunFailed
 from sim.results import Run
 from sim.scenario.model import Scenario
@@ -47,6 +50,7 @@ from sim.scenario.model import Scenario
 __all__ = ["run", "ExecEngine", "POLL"]
 
 POLL = 0.2  # seconds between registry polls and deadline checks while waiting
+CPU_SAMPLE = 0.5  # seconds between CPU samples of the running attempts (one /proc scan)
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -145,7 +149,7 @@ class ExecEngine:
 
     # -- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:
-        last_tick = -math.inf
+        last_tick = last_cpu = -math.inf
         while not self.interrupted:
             now = self.elapsed()
             if now >= self.horizon:
@@ -159,6 +163,9 @@ class ExecEngine:
                 self._poll_due = now + POLL
             if self.finished >= self.size and not self.seconds and not self._pending:
                 return
+            if now - last_cpu >= CPU_SAMPLE:
+                last_cpu = now
+                self._sample_cpu(now)
             if now - last_tick >= 1.0:
                 last_tick = now
                 self._load_peak = max(self._load_peak, os.getloadavg()[0])
@@ -168,6 +175,16 @@ class ExecEngine:
             if self._pending and not self._full():  # when full, an exit is what frees a slot
                 wait = min(wait, max(0.0, self._pending[0][0] - now))
             self._selector.select(wait)  # wakes on any exit: _reap_all collects it
+
+    def _sample_cpu(self, now: float) -> None:
+        """Each running attempt's CPU so far, so busy_wait can judge the failing spans only."""
+        live = [a for a in self.running if a.proc.running and a.outcome is None]
+        if not live:
+            return
+        cpu = groups_cpu({a.proc.pid for a in live})
+        for a in live:
+            if a.proc.pid in cpu:
+                a.cpu_samples.append((now, cpu[a.proc.pid]))
 
     def _push(self, t, instance, attempt, first_launch) -> None:
         heapq.heappush(self._pending, (t, self._seq, instance, attempt, first_launch))
@@ -292,7 +309,9 @@ class ExecEngine:
                     a.killed_at_timeout = group is self.running
                     if group is self.running:
                         self._fail(a, now, "hung", "BootTimeoutExceeded")
-                elif group is self.running and self.grace is not None and now - a.launch >= self.grace:
+                elif group is self.running and self.grace is not None and now - a.start >= self.grace:
+                    # From the process start, as EC2's grace runs from the instance's launch:
+                    # time spent queued for a max_parallel slot is the harness's, not the boot's.
                     p.terminate()
                     self._fail(a, now, "hung", "HealthCheckGraceExceeded")
 
@@ -324,7 +343,9 @@ class ExecEngine:
         p = a.second
         a.second_window = (a.second_window[0], p.exited - self.t0)
         code = None if not math.isnan(p.term_sent) else (p.exit_code if p.signal is None else -p.signal)
-        changed = sorted(path for path, sig in file_snapshot(a.root).items() if a.snapshot.get(path) != sig)
+        after = file_snapshot(a.root)
+        changed = sorted({path for path, sig in after.items() if a.snapshot.get(path) != sig}
+                         | {path for path in a.snapshot if path not in after})  # removed ones too
         a.second_result = SecondRun(exit_code=code, changed_files=changed)
 
     def _stop_processes(self, end: float) -> None:

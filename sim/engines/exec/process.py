@@ -16,10 +16,12 @@ processes the script left running in the background after it exited (daemonised 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -220,15 +222,23 @@ def stop_all(processes: list[InstanceProcess], grace: float) -> None:
         p.close_fd()
 
 
-def file_snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    """Relative path -> (size, mtime ns) of every regular file under ``root``."""
+def file_snapshot(root: Path) -> dict[str, tuple[int, str]]:
+    """Relative path -> (size, SHA-256 of the content) of every regular file under ``root``.
+
+    Content, not mtime: a script that rewrites a file with the same bytes (its own 'done'
+    marker) left the disk as it was; only a different content, a new or a removed file is a
+    side effect of a second run."""
     out = {}
     for folder, _dirs, files in os.walk(root):
         for name in files:
             path = os.path.join(folder, name)
             try:
                 st = os.lstat(path)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                with open(path, "rb") as fh:
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
             except OSError:
                 continue
-            out[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns)
+            out[os.path.relpath(path, root)] = (st.st_size, digest)
     return out
