@@ -16,7 +16,8 @@ __all__ = ["render_console"]
 def _headline(s: Summary) -> Table:
     m = s.metrics
     table = Table(title=f"bootstorm: {s.meta.get('scenario_name') or 'scenario'} "
-                        f"({s.meta.get('engine')}, seed {s.meta.get('seed')})",
+                        f"({s.meta.get('engine')}, seed {s.meta.get('seed')}"
+                        + (f", isolation {s.meta['isolation']}" if s.meta.get("isolation") else "") + ")",
                   show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")

@@ -100,7 +100,9 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
     out = [
         f"# bootstorm report: {meta.get('scenario_name') or 'scenario'}",
         "",
-        f"Engine `{meta.get('engine')}`, seed {meta.get('seed')}, horizon "
+        f"Engine `{meta.get('engine')}`"
+        + (f" (isolation `{meta['isolation']}`)" if meta.get("isolation") else "")
+        + f", seed {meta.get('seed')}, horizon "
         f"{format_seconds(meta.get('horizon'))}, started {meta.get('started_at')}, "
         f"wall time {format_seconds(meta.get('wall_seconds') or 0.0)}, scenario hash "
         f"`{meta.get('scenario_hash')}`.",

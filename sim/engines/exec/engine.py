@@ -38,6 +38,7 @@ from pathlib import Path
 
 from sim.engines.exec.assemble import Attempt, assemble
 from sim.engines.exec.findings import SecondRun
+from sim.engines.exec.isolation import EnvIsolation, choose_isolation
 from sim.engines.exec.plan import plan_exec
 from sim.engines.exec.process import InstanceProcess, file_snapshot, instance_env, stop_all
 from sim.errors import RunFailed
@@ -78,6 +79,7 @@ class ExecEngine:
         self._seq = 0
         self.interrupted = False
         self.stack = None
+        self.isolation = EnvIsolation()  # chosen in run(): netns where possible (exec.isolation)
         self.t0 = math.nan
         self._selector = selectors.DefaultSelector()
         self._poll_due = 0.0
@@ -95,12 +97,15 @@ class ExecEngine:
         timeline = None
         owned = self.given_stack is None
         try:
+            self.isolation = choose_isolation(self.spec.isolation)
+            notes += _isolation_notes(self.isolation, self.plan.faults)
             if owned:
                 self.stack = Stack(scenario)
                 self.stack.start()
             else:
                 self.stack = self.given_stack
                 self.stack.reset()
+            self.isolation.setup(self.stack)
             self.planted = self.stack.planted_secrets()
             from sim.engines.exec.validity import HarnessMeter
 
@@ -120,12 +125,21 @@ class ExecEngine:
             self._stop_processes(self.elapsed() if self.t0 == self.t0 else 0.0)
             if timeline is not None:
                 timeline.stop()
+            cleanup_error = None
+            try:
+                self.isolation.close()  # namespaces and forwarder: before the fakes go
+            except RunFailed as exc:
+                cleanup_error = exc
             if owned and self.stack is not None:
                 self.stack.stop()
+            elif self.stack is not None:
+                self.stack.imds_listeners = False
             self._selector.close()
             if not self.spec.keep_files:
                 shutil.rmtree(self.tmp, ignore_errors=True)
             self._restore_signals(previous)
+            if cleanup_error is not None:
+                raise cleanup_error
         return result
 
     def _install_signals(self):
@@ -187,19 +201,20 @@ class ExecEngine:
         restart = self.scenario.fleet.replacement.mode == "restart"
         root = self.tmp / "roots" / (f"{instance}" if restart else f"{instance}-{attempt}")
         root.mkdir(parents=True, exist_ok=True)
-        env = instance_env(self.stack.add_instance(instance_id), root, _REPO_ROOT, self.spec.env)
+        stack_env, prefix = self.isolation.add(instance_id, self.stack)
+        env = instance_env(stack_env, root, _REPO_ROOT, self.spec.env)
         a = Attempt(instance, attempt, instance_id, root, launch, first_launch, env)
         logs = self.tmp / "logs"
         logs.mkdir(exist_ok=True)
-        a.proc = self._spawn(env, root, logs / f"{instance}-{attempt}")
+        a.proc = self._spawn(env, root, logs / f"{instance}-{attempt}", prefix)
         a.start = a.proc.started - self.t0
         self.attempts.append(a)
         self.running.add(a)
 
-    def _spawn(self, env, root, prefix) -> InstanceProcess:
+    def _spawn(self, env, root, prefix, argv_prefix=None) -> InstanceProcess:
         try:
             proc = InstanceProcess(self.command, env, root, prefix, self.spec.nice,
-                                   self.workdir).start()
+                                   self.workdir, argv_prefix).start()
         except OSError as exc:
             raise RunFailed(f"exec engine: could not start {self.command!r} in {root}: {exc}") from exc
         if proc.pidfd is not None:
@@ -220,6 +235,8 @@ class ExecEngine:
             if a.outcome == "ready" and self.spec.idempotency_check and a.second is None:  # ready, then exited
                 self._start_second(a)
             self.running.discard(a)
+            if a not in self.seconds:
+                self.isolation.release(a.instance_id)
         for a in list(self.seconds):
             if a.second.running and a.second.reap():
                 self._forget(a.second)
@@ -315,12 +332,14 @@ class ExecEngine:
 
     def _start_second(self, a: Attempt) -> None:
         a.snapshot = file_snapshot(a.root)
-        a.second = self._spawn(a.env, a.root, self.tmp / "logs" / f"{a.instance}-{a.attempt}-second")
+        a.second = self._spawn(a.env, a.root, self.tmp / "logs" / f"{a.instance}-{a.attempt}-second",
+                               self.isolation.prefix(a.instance_id))
         a.second_window = (a.second.started - self.t0, math.inf)
         self.seconds.add(a)
 
     def _second_done(self, a: Attempt) -> None:
         self.seconds.discard(a)
+        self.isolation.release(a.instance_id)
         p = a.second
         a.second_window = (a.second_window[0], p.exited - self.t0)
         code = None if not math.isnan(p.term_sent) else (p.exit_code if p.signal is None else -p.signal)
@@ -338,3 +357,18 @@ class ExecEngine:
             self._second_done(a)
         self.running.clear()
 
+
+
+def _isolation_notes(isolation, faults) -> list[str]:
+    """What the run says about its isolation; faults netns cannot apply are refused here."""
+    from sim.errors import InvalidInput
+
+    if isolation.mode == "env":
+        why = f" (netns not possible: {isolation.why})" if isolation.why else ""
+        return [f"exec: isolation env: instances share the host network; IMDS via "
+                f"AWS_EC2_METADATA_SERVICE_ENDPOINT{why}"]
+    for i, f in enumerate(faults):
+        if f.kind == "slow_bandwidth" and f.target.split(".")[0] == "imds":
+            raise InvalidInput(f"faults.{i}: slow_bandwidth on imds cannot be applied with isolation "
+                               "netns (IMDS is served per instance); use latency, or --isolation env")
+    return []

@@ -1,0 +1,143 @@
+"""How an instance's process reaches the fakes: ``netns`` (its own network namespace) or ``env``.
+
+``env``: the process shares the harness's network; the fakes' loopback URLs are in its
+environment, and its IMDS identity is at ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` (a base path
+``/<instance-id>/``). SDKs honour that variable; scripts that hard-code 169.254.169.254 do not.
+
+``netns``: the process runs in its own network namespace (`sim.engines.exec.netns`) whose
+``169.254.169.254:80`` and ``[fd00:ec2::254]:80`` are its own IMDS identity at the root path
+(the IMDS's per-instance root listener, through `sim.engines.exec.forwarder`), and whose
+``127.0.0.1:<port>`` for each Toxiproxy proxy of the AWS APIs and the sinks reaches that
+proxy on the host, the same port number as in the environment, so the endpoint variables are
+unchanged. ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` is not set: the default address is the real
+one. Nothing else is reachable: no other interface, no route.
+
+    isolation = choose_isolation("auto")         # NetnsIsolation where possible, else EnvIsolation
+    isolation.setup(stack)
+    env, argv_prefix = isolation.add(instance_id, stack)
+    ...
+    isolation.release(instance_id)               # when the attempt (and its second run) is done
+    isolation.close()                            # every exit path: try/finally in the engine
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+
+from sim.engines.exec.forwarder import Forwarder
+from sim.engines.exec.netns import IMDS_V4, IMDS_V6, PREFIX, Namespace, netns_unavailable, sweep_stale
+from sim.errors import RunFailed
+
+__all__ = ["EnvIsolation", "NetnsIsolation", "choose_isolation", "ISOLATION_MODES"]
+
+ISOLATION_MODES = ("auto", "netns", "env")
+
+
+class EnvIsolation:
+    mode = "env"
+
+    def __init__(self, why: str | None = None) -> None:
+        self.why = why  # why netns was not used (auto mode), for the run's notes
+
+    def setup(self, stack) -> None:
+        pass
+
+    def add(self, instance_id: str, stack) -> tuple[dict[str, str], list[str]]:
+        return stack.add_instance(instance_id), []
+
+    def prefix(self, instance_id: str) -> list[str]:
+        return []
+
+    def release(self, instance_id: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class NetnsIsolation:
+    mode = "netns"
+    why = None
+
+    def __init__(self) -> None:
+        self.forwarder: Forwarder | None = None
+        self.spaces: dict[str, Namespace] = {}
+        self.prefixes: dict[str, list[str]] = {}
+        self.swept: list[str] = []
+        self._ports: list[int] = []
+        self._names = itertools.count(1)
+        self._closed = False
+
+    def setup(self, stack) -> None:
+        self.swept = sweep_stale()  # left by a harness that was SIGKILLed
+        atexit.register(self.close)  # a crash past the engine's finally still cleans up
+        self.forwarder = Forwarder().start()
+        # Every proxy but IMDS's: the AWS APIs (gate) and the sinks, by their host ports.
+        self._ports = sorted(port for name, port in stack.proxies.ports.items() if name != "imds")
+        stack.imds_listeners = True  # IMDS network faults become per-instance IMDS settings
+
+    def add(self, instance_id: str, stack) -> tuple[dict[str, str], list[str]]:
+        if self._closed or self.forwarder is None:
+            raise RunFailed("netns isolation: add() after close() or before setup()")
+        env = stack.add_instance(instance_id, listener=True)
+        imds_port = stack.listener_ports.get(instance_id)
+        if not imds_port:
+            raise RunFailed(f"netns isolation: IMDS gave instance {instance_id} no root listener port")
+        ns = Namespace.create(f"{PREFIX}{os.getpid()}-{next(self._names)}")
+        self.spaces[instance_id] = ns
+        for address in (IMDS_V4, IMDS_V6):
+            self.forwarder.listen(instance_id, ns.name, address, 80, imds_port)
+        for port in self._ports:
+            self.forwarder.listen(instance_id, ns.name, "127.0.0.1", port, port)
+        env.pop("AWS_EC2_METADATA_SERVICE_ENDPOINT", None)  # the real default address works now
+        self.prefixes[instance_id] = ns.exec_prefix()
+        return env, self.prefixes[instance_id]
+
+    def prefix(self, instance_id: str) -> list[str]:
+        return self.prefixes.get(instance_id, [])
+
+    def release(self, instance_id: str) -> None:
+        ns = self.spaces.pop(instance_id, None)
+        if ns is None:
+            return
+        try:
+            if self.forwarder is not None:
+                self.forwarder.close(instance_id)
+        finally:
+            ns.remove()
+
+    def close(self) -> None:
+        """Remove every namespace and stop the forwarder (idempotent; every exit path)."""
+        if self._closed:
+            return
+        self._closed = True
+        errors = []
+        for instance_id in list(self.spaces):
+            try:
+                self.release(instance_id)
+            except Exception as exc:  # keep removing the others; report at the end
+                errors.append(f"{instance_id}: {exc}")
+        if self.forwarder is not None:
+            self.forwarder.stop()
+        try:
+            atexit.unregister(self.close)
+        except Exception:
+            pass
+        if errors:
+            raise RunFailed("netns isolation: could not remove namespaces: " + "; ".join(errors))
+
+
+def choose_isolation(mode: str):
+    """``auto``: netns where this process can make namespaces, else env; ``netns`` insists."""
+    if mode not in ISOLATION_MODES:
+        raise ValueError(f"isolation: expected one of {', '.join(ISOLATION_MODES)}, got {mode!r}")
+    if mode == "env":
+        return EnvIsolation()
+    why = netns_unavailable()
+    if why is None:
+        return NetnsIsolation()
+    if mode == "netns":
+        raise RunFailed(f"isolation netns is not possible here: {why}; use --isolation env")
+    return EnvIsolation(why)
