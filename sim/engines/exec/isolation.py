@@ -44,8 +44,8 @@ class EnvIsolation:
     def setup(self, stack) -> None:
         pass
 
-    def add(self, instance_id: str, stack) -> tuple[dict[str, str], list[str]]:
-        return stack.add_instance(instance_id), []
+    def add(self, instance_id: str, stack, **spec) -> tuple[dict[str, str], list[str]]:
+        return stack.add_instance(instance_id, **spec), []
 
     def prefix(self, instance_id: str) -> list[str]:
         return []
@@ -78,10 +78,12 @@ class NetnsIsolation:
         self._ports = sorted(port for name, port in stack.proxies.ports.items() if name != "imds")
         stack.imds_listeners = True  # IMDS network faults become per-instance IMDS settings
 
-    def add(self, instance_id: str, stack) -> tuple[dict[str, str], list[str]]:
+    def add(self, instance_id: str, stack, **spec) -> tuple[dict[str, str], list[str]]:
+        """Add the instance to IMDS (``spec``: its identity fields) and give it a namespace;
+        returns its environment and the argv prefix that runs a command inside."""
         if self._closed or self.forwarder is None:
             raise RunFailed("netns isolation: add() after close() or before setup()")
-        env = stack.add_instance(instance_id, listener=True)
+        env = stack.add_instance(instance_id, listener=True, **spec)
         imds_port = stack.listener_ports.get(instance_id)
         if not imds_port:
             raise RunFailed(f"netns isolation: IMDS gave instance {instance_id} no root listener port")
