@@ -125,8 +125,8 @@ def test_the_environment_holds_nothing_of_the_caller(fake_stack_session, tmp_pat
         assert dump["sizes"] == {"AWS_CONFIG_FILE": 0, "AWS_SHARED_CREDENTIALS_FILE": 0}
         if isolation == "env":
             assert env["BOOTSTORM_INSTANCE_ID"] in env["AWS_EC2_METADATA_SERVICE_ENDPOINT"]
-        else:  # its namespace's 169.254.169.254 is its own IMDS: the SDK default is right
-            assert "AWS_EC2_METADATA_SERVICE_ENDPOINT" not in env
+        else:  # its namespace's 169.254.169.254 is its own IMDS, as on EC2
+            assert env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == "http://169.254.169.254/"
     # The run's temporary directory (the roots) is gone.
     assert not os.path.exists(dumps[0]["env"]["BOOTSTORM_INSTANCE_ROOT"])
 

@@ -51,7 +51,7 @@ def test_a_namespace_reaches_its_own_imds_and_the_fakes_and_nothing_else(isolate
     for inst in (a, b):  # each sees its own identity at EC2's address, v4 and v6
         assert _imds_get(inst, "/latest/meta-data/instance-id").stdout == inst.instance_id
         assert _imds_get(inst, "/latest/meta-data/instance-id", "[fd00:ec2::254]").stdout == inst.instance_id
-    assert "AWS_EC2_METADATA_SERVICE_ENDPOINT" not in a.env  # the default address is the real one
+    assert a.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == "http://169.254.169.254/"  # EC2's own
     # The AWS endpoints reach the gate, the sink URLs the sinks: any HTTP answer proves the path.
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_STS"):
         done = _curl(a, a.env[var] + "/", "-o", "/dev/null", "-w", "%{http_code}")

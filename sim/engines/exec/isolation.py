@@ -9,8 +9,8 @@ environment, and its IMDS identity is at ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` (
 (the IMDS's per-instance root listener, through `sim.engines.exec.forwarder`), and whose
 ``127.0.0.1:<port>`` for each Toxiproxy proxy of the AWS APIs and the sinks reaches that
 proxy on the host, the same port number as in the environment, so the endpoint variables are
-unchanged. ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` is not set: the default address is the real
-one. Nothing else is reachable: no other interface, no route.
+unchanged. ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` is ``http://169.254.169.254/``, EC2's own
+address and the SDKs' default. Nothing else is reachable: no other interface, no route.
 
     isolation = choose_isolation("auto")         # NetnsIsolation where possible, else EnvIsolation
     isolation.setup(stack)
@@ -30,9 +30,10 @@ from sim.engines.exec.forwarder import Forwarder
 from sim.engines.exec.netns import IMDS_V4, IMDS_V6, PREFIX, Namespace, netns_unavailable, sweep_stale
 from sim.errors import RunFailed
 
-__all__ = ["EnvIsolation", "NetnsIsolation", "choose_isolation", "ISOLATION_MODES"]
+__all__ = ["EnvIsolation", "NetnsIsolation", "choose_isolation", "ISOLATION_MODES", "IMDS_ENDPOINT"]
 
 ISOLATION_MODES = ("auto", "netns", "env")
+IMDS_ENDPOINT = f"http://{IMDS_V4}/"
 
 
 class EnvIsolation:
@@ -93,7 +94,10 @@ class NetnsIsolation:
             self.forwarder.listen(instance_id, ns.name, address, 80, imds_port)
         for port in self._ports:
             self.forwarder.listen(instance_id, ns.name, "127.0.0.1", port, port)
-        env.pop("AWS_EC2_METADATA_SERVICE_ENDPOINT", None)  # the real default address works now
+        # EC2's own address (the SDKs' default, so it changes nothing for them); kept so that
+        # scripts written against the env-mode contract (${AWS_EC2_METADATA_SERVICE_ENDPOINT})
+        # run unchanged too.
+        env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = IMDS_ENDPOINT
         self.prefixes[instance_id] = ns.exec_prefix()
         return env, self.prefixes[instance_id]
 
