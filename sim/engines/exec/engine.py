@@ -106,6 +106,7 @@ class ExecEngine:
                 self.stack = self.given_stack
                 self.stack.reset()
             self.isolation.setup(self.stack)
+            self.isolation.prepare(min(self.size, self.spec.max_parallel))
             self.planted = self.stack.planted_secrets()
             from sim.engines.exec.validity import HarnessMeter
 
@@ -363,10 +364,9 @@ def _isolation_notes(isolation, faults) -> list[str]:
     """What the run says about its isolation; faults netns cannot apply are refused here."""
     from sim.errors import InvalidInput
 
-    if isolation.mode == "env":
-        why = f" (netns not possible: {isolation.why})" if isolation.why else ""
-        return [f"exec: isolation env: instances share the host network; IMDS via "
-                f"AWS_EC2_METADATA_SERVICE_ENDPOINT{why}"]
+    if isolation.mode == "env":  # asked for: nothing to warn about; fallen back to: say why
+        return [f"exec: isolation env, not netns ({isolation.why}): scripts that hard-code "
+                "169.254.169.254 cannot reach IMDS"] if isolation.why else []
     for i, f in enumerate(faults):
         if f.kind == "slow_bandwidth" and f.target.split(".")[0] == "imds":
             raise InvalidInput(f"faults.{i}: slow_bandwidth on imds cannot be applied with isolation "

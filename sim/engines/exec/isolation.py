@@ -14,6 +14,7 @@ address and the SDKs' default. Nothing else is reachable: no other interface, no
 
     isolation = choose_isolation("auto")         # NetnsIsolation where possible, else EnvIsolation
     isolation.setup(stack)
+    isolation.prepare(n)                         # namespaces made before the clock starts
     env, argv_prefix = isolation.add(instance_id, stack)
     ...
     isolation.release(instance_id)               # when the attempt (and its second run) is done
@@ -51,6 +52,9 @@ class EnvIsolation:
     def prefix(self, instance_id: str) -> list[str]:
         return []
 
+    def prepare(self, count: int) -> None:
+        pass
+
     def release(self, instance_id: str) -> None:
         pass
 
@@ -64,7 +68,8 @@ class NetnsIsolation:
 
     def __init__(self) -> None:
         self.forwarder: Forwarder | None = None
-        self.spaces: dict[str, Namespace] = {}
+        self.spaces: dict[str, Namespace] = {}  # instance id -> its namespace
+        self._pool: list[Namespace] = []  # made ahead, not yet given to an instance
         self.prefixes: dict[str, list[str]] = {}
         self.swept: list[str] = []
         self._ports: list[int] = []
@@ -79,6 +84,19 @@ class NetnsIsolation:
         self._ports = sorted(port for name, port in stack.proxies.ports.items() if name != "imds")
         stack.imds_listeners = True  # IMDS network faults become per-instance IMDS settings
 
+    def prepare(self, count: int) -> None:
+        """Make up to ``count`` namespaces, with their gate and sink listeners, ahead of time.
+
+        Making one takes two ``ip`` processes and tens of milliseconds; done at launch time in
+        the engine's one loop, a burst of 200 would be spread over seconds. The engine calls
+        this before its clock starts; attempts beyond the pool get a namespace made at launch.
+        """
+        while len(self._pool) < count and not self._closed:
+            ns = Namespace.create(f"{PREFIX}{os.getpid()}-{next(self._names)}")
+            self._pool.append(ns)  # in the pool first: close() removes it whatever happens next
+            for port in self._ports:
+                self.forwarder.listen(ns.name, ns.name, "127.0.0.1", port, port)
+
     def add(self, instance_id: str, stack, **spec) -> tuple[dict[str, str], list[str]]:
         """Add the instance to IMDS (``spec``: its identity fields) and give it a namespace;
         returns its environment and the argv prefix that runs a command inside."""
@@ -88,12 +106,12 @@ class NetnsIsolation:
         imds_port = stack.listener_ports.get(instance_id)
         if not imds_port:
             raise RunFailed(f"netns isolation: IMDS gave instance {instance_id} no root listener port")
-        ns = Namespace.create(f"{PREFIX}{os.getpid()}-{next(self._names)}")
+        if not self._pool:
+            self.prepare(1)
+        ns = self._pool.pop(0)
         self.spaces[instance_id] = ns
         for address in (IMDS_V4, IMDS_V6):
-            self.forwarder.listen(instance_id, ns.name, address, 80, imds_port)
-        for port in self._ports:
-            self.forwarder.listen(instance_id, ns.name, "127.0.0.1", port, port)
+            self.forwarder.listen(ns.name, ns.name, address, 80, imds_port)
         # EC2's own address (the SDKs' default, so it changes nothing for them); kept so that
         # scripts written against the env-mode contract (${AWS_EC2_METADATA_SERVICE_ENDPOINT})
         # run unchanged too.
@@ -108,9 +126,12 @@ class NetnsIsolation:
         ns = self.spaces.pop(instance_id, None)
         if ns is None:
             return
+        self._remove(ns)
+
+    def _remove(self, ns: Namespace) -> None:
         try:
             if self.forwarder is not None:
-                self.forwarder.close(instance_id)
+                self.forwarder.close(ns.name)  # listener groups are named after the namespace
         finally:
             ns.remove()
 
@@ -120,11 +141,13 @@ class NetnsIsolation:
             return
         self._closed = True
         errors = []
-        for instance_id in list(self.spaces):
+        for ns in [*self.spaces.values(), *self._pool]:
             try:
-                self.release(instance_id)
+                self._remove(ns)
             except Exception as exc:  # keep removing the others; report at the end
-                errors.append(f"{instance_id}: {exc}")
+                errors.append(f"{ns.name}: {exc}")
+        self.spaces.clear()
+        self._pool.clear()
         if self.forwarder is not None:
             self.forwarder.stop()
         try:
