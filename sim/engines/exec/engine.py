@@ -11,6 +11,11 @@ it wakes for the next launch, deadline or registry poll (``POLL``). SIGINT/SIGTE
 flag; the loop then stops launching, kills every process group, stops the stack, removes the
 temporary directory, and the Run comes back marked ``partial``.
 
+Isolation (``exec.isolation``, `sim.engines.exec.isolation`): with ``netns`` each attempt runs
+in its own network namespace whose 169.254.169.254 is its own IMDS and whose AWS endpoints
+reach the fakes; namespaces are made before the clock starts and removed when the attempt is
+over and in the ``finally`` on every exit path. With ``env`` the host network is shared.
+
 Bootstraps run at ``exec.nice`` (default 10): the fakes stand for services on other machines
 and must not be starved by the processes under test. A given stack is reset first and left
 running. A script that cannot even be started (no shell, no file descriptors left) fails the
