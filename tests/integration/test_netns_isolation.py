@@ -296,3 +296,13 @@ def test_namespaces_made_ahead_are_used_first_and_removed_with_the_rest(netns_re
         isolation.close()
         fake_stack.imds_listeners = False
     assert namespaces_of(os.getpid()) == []
+
+
+def test_slow_bandwidth_on_imds_is_refused_before_a_netns_run_starts(netns_required, fake_stack_session):
+    from sim.errors import InvalidInput
+
+    sc = scenario("true", size=1, exec_extra={"isolation": "netns"},
+                  faults=[{"at": "1s", "for": "5s", "target": "imds", "kind": "slow_bandwidth", "factor": 10}])
+    with pytest.raises(InvalidInput, match="faults.0: slow_bandwidth on imds cannot be applied with isolation netns"):
+        run(sc, stack=fake_stack_session)
+    assert namespaces_of(os.getpid()) == []

@@ -53,3 +53,11 @@ def test_env_is_chosen_without_probing_and_bad_modes_are_refused():
     assert choose_isolation("env").why is None
     with pytest.raises(ValueError, match="isolation: expected one of auto, netns, env, got 'vm'"):
         choose_isolation("vm")
+
+
+def test_a_fallback_to_env_is_a_warning_and_asking_for_env_is_not():
+    from sim.engines.exec.isolation import isolation_notes
+
+    assert isolation_notes(EnvIsolation(), []) == []
+    (note,) = isolation_notes(EnvIsolation("not running as root"), [])
+    assert "isolation env, not netns (not running as root)" in note

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from sim.engines.exec.assemble import Attempt, assemble
 from sim.engines.exec.findings import SecondRun
-from sim.engines.exec.isolation import EnvIsolation, choose_isolation
+from sim.engines.exec.isolation import EnvIsolation, choose_isolation, isolation_notes
 from sim.engines.exec.plan import plan_exec
 from sim.engines.exec.process import InstanceProcess, file_snapshot, instance_env, stop_all
 from sim.errors import RunFailed
@@ -103,7 +103,7 @@ class ExecEngine:
         owned = self.given_stack is None
         try:
             self.isolation = choose_isolation(self.spec.isolation)
-            notes += _isolation_notes(self.isolation, self.plan.faults)
+            notes += isolation_notes(self.isolation, self.plan.faults)
             if owned:
                 self.stack = Stack(scenario)
                 self.stack.start()
@@ -364,16 +364,3 @@ class ExecEngine:
         self.running.clear()
 
 
-
-def _isolation_notes(isolation, faults) -> list[str]:
-    """What the run says about its isolation; faults netns cannot apply are refused here."""
-    from sim.errors import InvalidInput
-
-    if isolation.mode == "env":  # asked for: nothing to warn about; fallen back to: say why
-        return [f"exec: isolation env, not netns ({isolation.why}): scripts that hard-code "
-                "169.254.169.254 cannot reach IMDS"] if isolation.why else []
-    for i, f in enumerate(faults):
-        if f.kind == "slow_bandwidth" and f.target.split(".")[0] == "imds":
-            raise InvalidInput(f"faults.{i}: slow_bandwidth on imds cannot be applied with isolation "
-                               "netns (IMDS is served per instance); use latency, or --isolation env")
-    return []

@@ -29,9 +29,10 @@ import os
 
 from sim.engines.exec.forwarder import Forwarder
 from sim.engines.exec.netns import IMDS_V4, IMDS_V6, PREFIX, Namespace, netns_unavailable, sweep_stale
-from sim.errors import RunFailed
+from sim.errors import InvalidInput, RunFailed
 
-__all__ = ["EnvIsolation", "NetnsIsolation", "choose_isolation", "ISOLATION_MODES", "IMDS_ENDPOINT"]
+__all__ = ["EnvIsolation", "NetnsIsolation", "choose_isolation", "ISOLATION_MODES", "IMDS_ENDPOINT",
+           "isolation_notes"]
 
 ISOLATION_MODES = ("auto", "netns", "env")
 IMDS_ENDPOINT = f"http://{IMDS_V4}/"
@@ -170,3 +171,15 @@ def choose_isolation(mode: str):
     if mode == "netns":
         raise RunFailed(f"isolation netns is not possible here: {why}; use --isolation env")
     return EnvIsolation(why)
+
+
+def isolation_notes(isolation, faults) -> list[str]:
+    """What the run says about its isolation; faults netns cannot apply are refused here."""
+    if isolation.mode == "env":  # asked for: nothing to warn about; fallen back to: say why
+        return [f"exec: isolation env, not netns ({isolation.why}): scripts that hard-code "
+                "169.254.169.254 cannot reach IMDS"] if isolation.why else []
+    for i, f in enumerate(faults):
+        if f.kind == "slow_bandwidth" and f.target.split(".")[0] == "imds":
+            raise InvalidInput(f"faults.{i}: slow_bandwidth on imds cannot be applied with isolation "
+                               "netns (IMDS is served per instance); use latency, or --isolation env")
+    return []
