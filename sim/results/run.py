@@ -41,7 +41,7 @@ class RunMeta:
     partial: bool = False  # interrupted: what is here is what had happened so far
     sim_end: float = 0.0  # simulated/elapsed seconds the run covered
     instances: int = 0
-    isolation: str | None = None  # exec engine: "netns" or "env" (how instances were isolated)
+    isolation: str | None = None  # exec: how instances were isolated ("env", "netns"); None: n/a
 
 
 @dataclass

@@ -84,7 +84,9 @@ class ExecEngine:
         self._seq = 0
         self.interrupted = False
         self.stack = None
-        self.isolation = EnvIsolation()  # chosen in run(): netns where possible (exec.isolation)
+        # chosen in run(): netns where possible (exec.isolation); ``isolation`` is its mode name
+        self.isolator = EnvIsolation()
+        self.isolation = "env"
         self.t0 = math.nan
         self._selector = selectors.DefaultSelector()
         self._poll_due = 0.0
@@ -102,16 +104,17 @@ class ExecEngine:
         timeline = None
         owned = self.given_stack is None
         try:
-            self.isolation = choose_isolation(self.spec.isolation)
-            notes += isolation_notes(self.isolation, self.plan.faults)
+            self.isolator = choose_isolation(self.spec.isolation)
+            self.isolation = self.isolator.mode
+            notes += isolation_notes(self.isolator, self.plan.faults)
             if owned:
                 self.stack = Stack(scenario)
                 self.stack.start()
             else:
                 self.stack = self.given_stack
                 self.stack.reset()
-            self.isolation.setup(self.stack)
-            self.isolation.prepare(min(self.size, self.spec.max_parallel))
+            self.isolator.setup(self.stack)
+            self.isolator.prepare(min(self.size, self.spec.max_parallel))
             self.planted = self.stack.planted_secrets()
             from sim.engines.exec.validity import HarnessMeter
 
@@ -133,7 +136,7 @@ class ExecEngine:
                 timeline.stop()
             cleanup_error = None
             try:
-                self.isolation.close()  # namespaces and forwarder: before the fakes go
+                self.isolator.close()  # namespaces and forwarder: before the fakes go
             except RunFailed as exc:
                 cleanup_error = exc
             if owned and self.stack is not None:
@@ -207,7 +210,7 @@ class ExecEngine:
         restart = self.scenario.fleet.replacement.mode == "restart"
         root = self.tmp / "roots" / (f"{instance}" if restart else f"{instance}-{attempt}")
         root.mkdir(parents=True, exist_ok=True)
-        stack_env, prefix = self.isolation.add(instance_id, self.stack)
+        stack_env, prefix = self.isolator.add(instance_id, self.stack)
         env = instance_env(stack_env, root, _REPO_ROOT, self.spec.env)
         a = Attempt(instance, attempt, instance_id, root, launch, first_launch, env)
         logs = self.tmp / "logs"
@@ -242,7 +245,7 @@ class ExecEngine:
                 self._start_second(a)
             self.running.discard(a)
             if a not in self.seconds:
-                self.isolation.release(a.instance_id)
+                self.isolator.release(a.instance_id)
         for a in list(self.seconds):
             if a.second.running and a.second.reap():
                 self._forget(a.second)
@@ -339,13 +342,13 @@ class ExecEngine:
     def _start_second(self, a: Attempt) -> None:
         a.snapshot = file_snapshot(a.root)
         a.second = self._spawn(a.env, a.root, self.tmp / "logs" / f"{a.instance}-{a.attempt}-second",
-                               self.isolation.prefix(a.instance_id))
+                               self.isolator.prefix(a.instance_id))
         a.second_window = (a.second.started - self.t0, math.inf)
         self.seconds.add(a)
 
     def _second_done(self, a: Attempt) -> None:
         self.seconds.discard(a)
-        self.isolation.release(a.instance_id)
+        self.isolator.release(a.instance_id)
         p = a.second
         a.second_window = (a.second_window[0], p.exited - self.t0)
         code = None if not math.isnan(p.term_sent) else (p.exit_code if p.signal is None else -p.signal)
