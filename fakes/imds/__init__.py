@@ -1,7 +1,9 @@
 """An IMDSv2-faithful instance metadata service for many simulated instances at once.
 
 Start it with `start_imds()` (or ``python -m fakes.imds --port 0``); drive it with
-`ImdsClient`. Each instance answers under ``/<instance-id>/`` (see `fakes.imds.server`).
+`ImdsClient`. Each instance answers under ``/<instance-id>/`` (see `fakes.imds.server`), and
+one added with ``listener=True`` also at the root of its own loopback port, as EC2's
+169.254.169.254 (see `fakes.imds.listeners`). The tree it serves is `fakes.imds.tree`.
 """
 
 from fakes.imds.client import ImdsClient, start_imds

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
@@ -83,8 +84,10 @@ class ImdsClient:
         return self._call("GET", "/health")
 
     def add_instance(self, instance_id: str | None = None, listener: bool = False, **spec) -> dict:
-        """Add an instance: availability_zone, instance_type, ami_id, local_ipv4, mac, role,
-        user_data, tags, settings ({...}), at_root. Returns its description.
+        """Add an instance (fields of `fakes.imds.model.Instance`): availability_zone,
+        instance_type, ami_id, local_ipv4, mac, public_ipv4, public_keys, security_groups,
+        role, user_data (str, or bytes: sent base64), tags, settings ({...}), at_root, ...
+        Returns its description.
 
         ``listener=True`` also serves it at the ROOT paths of its own 127.0.0.1 port
         (``listener_port`` in the description; see `listener_url`), as EC2's
@@ -93,7 +96,7 @@ class ImdsClient:
             spec["instance_id"] = instance_id
         if listener:
             spec["listener"] = True
-        return self._call("POST", "/instances", spec)
+        return self._call("POST", "/instances", _encoded(spec))
 
     def listener_url(self, instance_id: str) -> str:
         """``http://127.0.0.1:<port>/`` of the instance's own root listener (added with
@@ -106,7 +109,7 @@ class ImdsClient:
 
     def add_instances(self, specs: list[dict]) -> list[dict]:
         """Add a fleet in one call (each spec as for `add_instance`); descriptions in order."""
-        return self._call("POST", "/instances", {"instances": list(specs)})["instances"]
+        return self._call("POST", "/instances", {"instances": [_encoded(s) for s in specs]})["instances"]
 
     def remove_instance(self, instance_id: str) -> None:
         self._call("DELETE", f"/instances/{instance_id}")
@@ -163,3 +166,35 @@ class ImdsClient:
 
     def reset(self) -> None:
         self._call("POST", "/reset")
+
+    def signing_certificate(self) -> str:
+        """PEM of the fake's TEST certificate (identity documents verify against it, not AWS's)."""
+        req = urllib.request.Request(f"{self.url}{PREFIX}/signing-certificate")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.read().decode()
+        except OSError as exc:
+            raise FakeFailed(f"IMDS control GET /signing-certificate at {self.url}: {exc}") from None
+
+    # Events EC2 announces through the metadata, by name.
+    def interrupt_spot(self, instance_id: str, action: str = "terminate", at: float | None = None) -> dict:
+        """Post a spot interruption notice (spot/instance-action; at: epoch s, default now + 120)."""
+        return self.configure(instance_id, spot_action=action, spot_action_time=at)
+
+    def set_hops(self, hops: int, hop_limit: int | None = None, instance_id: str | None = None) -> dict:
+        """Put the instance's software ``hops`` hops away (2: a container); token answers are
+        lost when hops > ``http_put_response_hop_limit``."""
+        changes: dict = {"hops": hops}
+        if hop_limit is not None:
+            changes["http_put_response_hop_limit"] = hop_limit
+        return self.configure(instance_id, **changes)
+
+
+def _encoded(spec: dict) -> dict:
+    """user_data given as bytes travels as user_data_base64 (JSON has no bytes)."""
+    data = spec.get("user_data") if isinstance(spec, dict) else None
+    if isinstance(data, (bytes, bytearray)):
+        spec = dict(spec)
+        spec["user_data_base64"] = base64.b64encode(bytes(data)).decode()
+        del spec["user_data"]
+    return spec

@@ -16,8 +16,11 @@
     GET    /__bootstorm/credentials?since=N    issued keys: access_key_id, instance_id, expiration
     GET    /__bootstorm/log?since=N&instance=  requests: seq, time, monotonic, instance, path, status
     POST   /__bootstorm/reset                  back to the startup configuration
+    GET    /__bootstorm/signing-certificate    PEM of the TEST certificate that signs the identity
+                                               documents (dynamic/instance-identity/*)
 
-Bad input answers 400 and an unknown instance 404, both as ``{"error": "..."}``.
+Bad input (a malformed instance id included) answers 400 and an unknown instance 404, both as
+``{"error": "..."}``.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ def add_control_routes(app: web.Application, prefix: str) -> None:
     sub.router.add_get("/credentials", credentials)
     sub.router.add_get("/log", request_log)
     sub.router.add_post("/reset", reset)
+    sub.router.add_get("/signing-certificate", signing_certificate)
     sub[PARENT_KEY] = app
     app.add_subapp(prefix, sub)
 
@@ -196,3 +200,7 @@ async def reset(request: web.Request) -> web.Response:
     finally:
         await _sync_listeners(request)
     return web.json_response({"ok": True, "instances": len(st.instances)})
+
+
+async def signing_certificate(request: web.Request) -> web.Response:
+    return web.Response(text=_st(request).signer.certificate_pem, content_type="application/x-pem-file")

@@ -42,6 +42,9 @@ class IssuedCredentials:
     role: str
     issued_at: float  # epoch seconds
     expiration: float  # epoch seconds, whole seconds (what the IMDS reports)
+    # How they were fetched: "2.0" with an IMDSv2 token, "1.0" without (EC2 gives IMDSv1
+    # callers their own credentials; CloudTrail shows this as ec2RoleDelivery).
+    delivery: str = "2.0"
 
     def imds_body(self) -> dict:
         return {
@@ -125,32 +128,35 @@ def synthetic_issuer() -> Issuer:
 
 
 class CredentialLedger:
-    """Holds each instance's current credentials and every key ever issued.
+    """Holds each instance's current credentials (one set per delivery: IMDSv2 and IMDSv1)
+    and every key ever issued.
 
     Thread-safe: issuing runs in worker threads (boto3 is blocking)."""
 
     def __init__(self, issuer: Issuer):
         self._issuer = issuer
         self._lock = threading.Lock()
-        self._current: dict[str, IssuedCredentials] = {}
+        self._current: dict[tuple[str, str], IssuedCredentials] = {}
         self._issued: list[IssuedCredentials] = []
-        self._issue_locks: dict[str, threading.Lock] = {}
+        self._issue_locks: dict[tuple[str, str], threading.Lock] = {}
 
     def current(self, instance_id: str, role: str, lifetime: float, refresh_margin: float,
-                account_id: str = ACCOUNT_ID) -> IssuedCredentials:
+                account_id: str = ACCOUNT_ID, delivery: str = "2.0") -> IssuedCredentials:
         """The credentials to serve now, issuing new ones when the held ones are near expiry."""
+        slot = (instance_id, delivery)
         with self._lock:
-            creds = self._current.get(instance_id)
+            creds = self._current.get(slot)
             if creds is not None and creds.role == role and time.time() < creds.expiration - refresh_margin:
                 return creds
-            issue_lock = self._issue_locks.setdefault(instance_id, threading.Lock())
+            issue_lock = self._issue_locks.setdefault(slot, threading.Lock())
         with issue_lock:  # concurrent requests of one instance share one AssumeRole
             with self._lock:
-                creds = self._current.get(instance_id)
+                creds = self._current.get(slot)
                 if creds is not None and creds.role == role and time.time() < creds.expiration - refresh_margin:
                     return creds
             now = time.time()
             role_arn = f"arn:aws:iam::{account_id}:role/{role}"
+            # The session name is the instance id, as EC2's; the delivery tells the two apart.
             key, secret, token = self._issuer(role_arn, instance_id, math.ceil(lifetime))
             creds = IssuedCredentials(
                 access_key_id=key,
@@ -160,15 +166,16 @@ class CredentialLedger:
                 role=role,
                 issued_at=now,
                 expiration=float(math.floor(now + lifetime)),
+                delivery=delivery,
             )
             with self._lock:
-                self._current[instance_id] = creds
+                self._current[slot] = creds
                 self._issued.append(creds)
             return creds
 
-    def held(self, instance_id: str) -> IssuedCredentials | None:
+    def held(self, instance_id: str, delivery: str = "2.0") -> IssuedCredentials | None:
         with self._lock:
-            return self._current.get(instance_id)
+            return self._current.get((instance_id, delivery))
 
     def expire(self, instance_id: str | None = None) -> list[str]:
         """Expire now the current credentials of one instance (or all); returns their keys.
@@ -176,10 +183,10 @@ class CredentialLedger:
         The next metadata request gets new ones, as after EC2 rotates them."""
         now = float(math.floor(time.time()))
         with self._lock:
-            ids = list(self._current) if instance_id is None else [instance_id]
+            slots = [s for s in self._current if instance_id is None or s[0] == instance_id]
             expired = []
-            for iid in ids:
-                creds = self._current.pop(iid, None)
+            for slot in slots:
+                creds = self._current.pop(slot, None)
                 if creds is not None:
                     creds.expiration = min(creds.expiration, now)
                     expired.append(creds.access_key_id)
@@ -187,7 +194,8 @@ class CredentialLedger:
 
     def forget(self, instance_id: str) -> None:
         with self._lock:
-            self._current.pop(instance_id, None)
+            for slot in [s for s in self._current if s[0] == instance_id]:
+                del self._current[slot]
 
     def issued(self, since: int = 0) -> list[dict]:
         with self._lock:

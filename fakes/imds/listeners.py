@@ -46,13 +46,13 @@ class Listeners:
         return self._runner
 
     async def sync(self, parent: web.Application) -> None:
-        """Open a socket for every instance that wants one; close those of removed instances."""
-        state = self._state
-        for iid in [i for i in self._sites if i not in state.instances or not state.instances[i].instance.listener]:
+        """Open a socket for every instance that wants one; close those of removed instances.
+        Costs O(listeners), not O(instances): a fleet is added one instance at a time."""
+        wanted = self._state.wanted_listeners
+        for iid in [i for i in self._sites if i not in wanted]:
             await self._close(iid)
-        for iid, st in list(state.instances.items()):
-            if st.instance.listener and iid not in self._sites:
-                await self._open(parent, iid)
+        for iid in [i for i in wanted if i not in self._sites]:
+            await self._open(parent, iid)
 
     async def _open(self, parent: web.Application, iid: str) -> None:
         runner = await self._ensure_runner(parent)

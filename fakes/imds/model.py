@@ -1,34 +1,47 @@
-"""One simulated EC2 instance as the metadata service sees it: identity, options, metadata tree.
+"""One simulated EC2 instance as the metadata service sees it: its identity.
 
-`Settings` mirrors the EC2 instance metadata options (``http_tokens``, ``http_endpoint``,
-``instance_metadata_tags``) plus the knobs a chaos run turns (request limit, outage, latency,
-credential lifetime). `Instance` holds the identity; `metadata_tree()` renders what
-``/latest/meta-data/`` answers, as nested dicts (a dict is a directory, a string a leaf).
+`Instance` holds what is fixed at launch (ids, addresses, network, keys, user-data); what
+can change at run time lives in `fakes.imds.settings.Settings`. Fields left empty are derived
+from the instance's sequence number, so the same fleet gets the same identities run after run.
+`fakes.imds.tree` renders the ``meta-data/`` tree from both.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import hashlib
+import ipaddress
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.imds.settings import MAX_TOKEN_TTL, Settings
+
 __all__ = [
     "Settings",
     "Instance",
-    "metadata_tree",
     "identity_document",
     "imds_json",
     "iso_utc",
+    "derived",
+    "valid_instance_id",
     "DEFAULT_INSTANCE_ID",
     "ACCOUNT_ID",
+    "MAX_TOKEN_TTL",
+    "MAX_USER_DATA",
 ]
 
 ACCOUNT_ID = "123456789012"  # moto's default account, so role ARNs resolve there
 DEFAULT_INSTANCE_ID = "i-0123456789abcdef0"
-MAX_TOKEN_TTL = 21600
+MAX_USER_DATA = 16384  # EC2 refuses user-data over 16 KB (before base64)
+# EC2 instance ids: "i-" and 8 (before 2016) or 17 lowercase hex digits.
+_INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+_MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
+VPC_CIDR = "10.0.0.0/8"  # derived private addresses are 10.x.y.z, so the VPC is 10/8
 
 
 def iso_utc(epoch: float) -> str:
@@ -41,113 +54,52 @@ def imds_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, separators=(",", " : "))
 
 
-@dataclass
-class Settings:
-    """Per-instance behaviour; the server keeps defaults for instances added later."""
-
-    http_tokens: str = "required"  # "required" (IMDSv2 only) or "optional" (v1 allowed)
-    http_endpoint: str = "enabled"  # "disabled": every request gets 403
-    instance_metadata_tags: bool = False
-    # Requests per second per instance (token bucket, burst = rate). Real EC2 limits the
-    # link-local traffic of an interface to 1024 packets/s; 0 or None turns the limit off.
-    rate_limit: float | None = 1024.0
-    # "429": answer "429 - Too Many Requests" (what throttled IMDS clients report);
-    # "drop": hold the request for `drop_stall` seconds and close the connection without an
-    # answer, as when the ENI drops packets over its link-local allowance.
-    throttle_mode: str = "429"
-    drop_stall: float = 2.0
-    token_ttl_cap: int | None = None  # tokens live min(requested TTL, cap) seconds
-    outage: bool = False  # every request gets 503 while true
-    latency: float = 0.0  # seconds added before every answer
-    # Network faults for one instance, wherever it is served (its base path or its listener):
-    # "partition" holds every request unanswered until the caller gives up (as a dropped
-    # link, or toxiproxy's timeout toxic); "connection_reset" answers with a TCP RST.
-    partition: bool = False
-    connection_reset: bool = False
-    credential_lifetime: float = 6 * 3600.0  # what the reported Expiration says
-    # New credentials are issued when the held ones have less than this left (EC2 rotates
-    # at least 5 minutes before expiry). When it is not shorter than the lifetime (a 60 s
-    # lifetime with the default 300 s), half the lifetime is used instead.
-    credential_refresh_before: float = 300.0
-
-    def update(self, changes: dict) -> None:
-        """Apply ``changes`` all or nothing: a bad value leaves the settings as they were."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"unknown IMDS setting(s) {unknown}; expected some of {sorted(known)}")
-        trial = dataclasses.replace(self, **changes)
-        trial.validate()
-        for key in changes:
-            setattr(self, key, getattr(trial, key))
-
-    def validate(self) -> None:
-        """Check every field and coerce numbers given as strings or ints (JSON, YAML)."""
-        if self.http_tokens not in ("required", "optional"):
-            raise ValueError(f"http_tokens: expected 'required' or 'optional', got {self.http_tokens!r}")
-        if self.http_endpoint not in ("enabled", "disabled"):
-            raise ValueError(f"http_endpoint: expected 'enabled' or 'disabled', got {self.http_endpoint!r}")
-        self.throttle_mode = str(self.throttle_mode)
-        if self.throttle_mode not in ("429", "drop"):
-            raise ValueError(f"throttle_mode: expected '429' or 'drop', got {self.throttle_mode!r}")
-        if not isinstance(self.instance_metadata_tags, bool):
-            raise ValueError(f"instance_metadata_tags: expected true or false, got {self.instance_metadata_tags!r}")
-        for name in ("outage", "partition", "connection_reset"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}: expected true or false, got {getattr(self, name)!r}")
-        for name in ("latency", "drop_stall", "credential_lifetime", "credential_refresh_before"):
-            value = getattr(self, name)
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{name}: expected seconds (a number), got {value!r}") from None
-            if not number >= 0 or (name == "credential_lifetime" and number == 0):
-                bound = "> 0" if name == "credential_lifetime" else ">= 0"
-                raise ValueError(f"{name}: expected {bound} s, got {value!r}")
-            setattr(self, name, number)
-        if self.rate_limit is not None:
-            try:
-                self.rate_limit = float(self.rate_limit)
-            except (TypeError, ValueError):
-                raise ValueError(f"rate_limit: expected requests/s or null, got {self.rate_limit!r}") from None
-            if not self.rate_limit >= 0:
-                raise ValueError(f"rate_limit: expected >= 0 requests/s or null, got {self.rate_limit!r}")
-        if self.token_ttl_cap is not None:
-            try:
-                cap = int(self.token_ttl_cap)
-            except (TypeError, ValueError):
-                cap = 0
-            if not 1 <= cap <= MAX_TOKEN_TTL:
-                raise ValueError(f"token_ttl_cap: expected 1..{MAX_TOKEN_TTL} s or null, got {self.token_ttl_cap!r}")
-            self.token_ttl_cap = cap
-
-    def refresh_margin(self) -> float:
-        if self.credential_refresh_before < self.credential_lifetime:
-            return self.credential_refresh_before
-        return self.credential_lifetime / 2
-
-    def copy(self) -> "Settings":
-        return dataclasses.replace(self)
-
-
-def _derived(seq: int, seed: str) -> bytes:
+def derived(seq: int, seed: str) -> bytes:
     return hashlib.sha256(f"{seed}:{seq}".encode()).digest()
+
+
+def valid_instance_id(instance_id: object) -> bool:
+    return isinstance(instance_id, str) and bool(_INSTANCE_ID.match(instance_id))
+
+
+def _check_ipv4(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        ipaddress.IPv4Address(value)
+    except (ipaddress.AddressValueError, ValueError):
+        raise ValueError(f"{name}: expected an IPv4 address like '203.0.113.10' or null, got {value!r}") from None
 
 
 @dataclass
 class Instance:
-    """The identity of one instance. Fields left empty are derived from its sequence number,
-    so the same fleet gets the same identities run after run."""
+    """The identity of one instance, fixed at launch."""
 
     seq: int
     instance_id: str = ""
     availability_zone: str = "us-east-1a"
     instance_type: str = "t3.micro"
     ami_id: str = "ami-0abcdef1234567890"
+    architecture: str = "x86_64"
     local_ipv4: str = ""
     mac: str = ""
+    # A public address (and the hostname EC2 derives from it); null: private subnet, 404.
+    public_ipv4: str | None = None
+    public_hostname: str | None = None
+    ipv6s: list[str] = field(default_factory=list)
+    security_groups: list[str] = field(default_factory=lambda: ["default"])
+    # Key pairs given at launch, name -> OpenSSH public key, in index order (public-keys/0=...).
+    public_keys: dict[str, str] = field(default_factory=dict)
+    product_codes: list[str] = field(default_factory=list)
+    instance_life_cycle: str = "on-demand"  # "on-demand", "spot" or "scheduled"
+    placement_group: str | None = None
+    partition_number: int | None = None
+    host_id: str | None = None  # a Dedicated Host
+    ami_launch_index: int = 0
     role: str | None = None
+    # User-data as text (`user_data`) or any bytes (`user_data_base64`; gzip is fine).
     user_data: str | None = None
+    user_data_base64: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     account_id: str = ACCOUNT_ID
     launched_at: float = field(default_factory=time.time)
@@ -156,20 +108,77 @@ class Instance:
     settings: Settings = field(default_factory=Settings)
 
     def __post_init__(self) -> None:
-        digest = _derived(self.seq, "instance")
+        digest = derived(self.seq, "instance")
         if not self.instance_id:
             self.instance_id = "i-0" + digest.hex()[:16]
-        if not self.instance_id.startswith("i-"):
-            raise ValueError(f"instance_id: expected 'i-' followed by hex, got {self.instance_id!r}")
+        if not valid_instance_id(self.instance_id):
+            raise ValueError("instance_id: expected 'i-' followed by 8 or 17 lowercase hex digits "
+                             f"(like 'i-0123456789abcdef0'), got {self.instance_id!r}")
         if not self.local_ipv4:
             block, host = divmod(self.seq, 254)  # hosts .1 to .254: unique for 16 M instances
             self.local_ipv4 = f"10.{(block >> 8) & 255}.{block & 255}.{host + 1}"
         if not self.mac:
             self.mac = "0e:" + ":".join(f"{b:02x}" for b in digest[8:13])
-        if not isinstance(self.listener, bool):
-            raise ValueError(f"listener: expected true or false, got {self.listener!r}")
+        if not _MAC.match(self.mac):
+            raise ValueError(f"mac: expected six lowercase hex pairs like '0e:49:61:0f:c3:11', got {self.mac!r}")
         if len(self.availability_zone) < 2 or not self.availability_zone[-1].isalpha():
             raise ValueError(f"availability_zone: expected like 'us-east-1a', got {self.availability_zone!r}")
+        _check_ipv4("local_ipv4", self.local_ipv4)
+        _check_ipv4("public_ipv4", self.public_ipv4)
+        if self.public_ipv4 and not self.public_hostname:
+            self.public_hostname = self._public_hostname()
+        if self.instance_life_cycle not in ("on-demand", "spot", "scheduled"):
+            raise ValueError("instance_life_cycle: expected 'on-demand', 'spot' or 'scheduled', "
+                             f"got {self.instance_life_cycle!r}")
+        if self.architecture not in ("x86_64", "arm64", "i386"):
+            raise ValueError(f"architecture: expected 'x86_64', 'arm64' or 'i386', got {self.architecture!r}")
+        for name in ("security_groups", "product_codes", "ipv6s"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ValueError(f"{name}: expected a list of strings, got {value!r}")
+        if not self.security_groups:
+            raise ValueError("security_groups: an instance is in at least one security group, got []")
+        for name, mapping in (("public_keys", self.public_keys), ("tags", self.tags)):
+            if not isinstance(mapping, dict) or not all(isinstance(k, str) and k for k in mapping):
+                raise ValueError(f"{name}: expected an object of name -> value, got {mapping!r}")
+        if self.partition_number is not None and (
+                isinstance(self.partition_number, bool) or not isinstance(self.partition_number, int)
+                or not 1 <= self.partition_number <= 7):
+            raise ValueError(f"partition_number: expected 1..7 or null, got {self.partition_number!r}")
+        if self.partition_number is not None and not self.placement_group:
+            raise ValueError("partition_number: needs placement_group (a partition placement group)")
+        if isinstance(self.ami_launch_index, bool) or not isinstance(self.ami_launch_index, int) \
+                or self.ami_launch_index < 0:
+            raise ValueError(f"ami_launch_index: expected a whole number >= 0, got {self.ami_launch_index!r}")
+        if not isinstance(self.listener, bool):
+            raise ValueError(f"listener: expected true or false, got {self.listener!r}")
+        self._check_user_data()
+
+    def _check_user_data(self) -> None:
+        if self.user_data is not None and self.user_data_base64 is not None:
+            raise ValueError("user_data, user_data_base64: give one of them, not both")
+        if self.user_data is not None and not isinstance(self.user_data, str):
+            raise ValueError(f"user_data: expected text (use user_data_base64 for bytes), got {self.user_data!r}")
+        raw = self.user_data_bytes
+        if raw is not None and len(raw) > MAX_USER_DATA:
+            raise ValueError(f"user_data: EC2 allows at most {MAX_USER_DATA} bytes, got {len(raw)}")
+
+    @property
+    def user_data_bytes(self) -> bytes | None:
+        if self.user_data is not None:
+            return self.user_data.encode()
+        if self.user_data_base64 is None:
+            return None
+        try:
+            return base64.b64decode(self.user_data_base64, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise ValueError(f"user_data_base64: expected base64, got {self.user_data_base64!r:.60}") from None
+
+    def _public_hostname(self) -> str:
+        ip = self.public_ipv4.replace(".", "-")
+        if self.region == "us-east-1":
+            return f"ec2-{ip}.compute-1.amazonaws.com"
+        return f"ec2-{ip}.{self.region}.compute.amazonaws.com"
 
     @property
     def region(self) -> str:
@@ -187,7 +196,7 @@ class Instance:
 
     @property
     def instance_profile_id(self) -> str:
-        return "AIPA" + _derived(self.seq, f"profile:{self.role}").hex()[:17].upper()
+        return "AIPA" + derived(self.seq, f"profile:{self.role}").hex()[:17].upper()
 
     def public(self) -> dict:
         """The control API's view (JSON-able)."""
@@ -198,76 +207,15 @@ class Instance:
         return out
 
 
-def _zone_id(inst: Instance) -> str:
-    # "us-east-1a" -> "use1-az1": the shape of real zone ids (the real mapping is per account).
-    area, direction, number = (inst.region.split("-") + ["", ""])[:3]
-    return f"{area}{direction[:1]}{number}-az{ord(inst.availability_zone[-1]) - 96}"
-
-
-def metadata_tree(inst: Instance) -> dict:
-    """``/latest/meta-data/`` for ``inst``. Leaves that are None (IAM info and credentials)
-    are rendered by the server, which holds the credentials."""
-    eni_id = "eni-" + _derived(inst.seq, "eni").hex()[:17]
-    subnet_id = "subnet-" + _derived(0, "subnet").hex()[:17]
-    vpc_id = "vpc-" + _derived(0, "vpc").hex()[:17]
-    tree: dict[str, Any] = {
-        "ami-id": inst.ami_id,
-        "ami-launch-index": "0",
-        "ami-manifest-path": "(unknown)",
-        "block-device-mapping": {"ami": "/dev/xvda", "root": "/dev/xvda"},
-        "hostname": inst.hostname,
-        "instance-action": "none",
-        "instance-id": inst.instance_id,
-        "instance-life-cycle": "on-demand",
-        "instance-type": inst.instance_type,
-        "local-hostname": inst.hostname,
-        "local-ipv4": inst.local_ipv4,
-        "mac": inst.mac,
-        "network": {
-            "interfaces": {
-                "macs": {
-                    inst.mac: {
-                        "device-number": "0",
-                        "interface-id": eni_id,
-                        "local-hostname": inst.hostname,
-                        "local-ipv4s": inst.local_ipv4,
-                        "mac": inst.mac,
-                        "owner-id": inst.account_id,
-                        "subnet-id": subnet_id,
-                        "vpc-id": vpc_id,
-                    }
-                }
-            }
-        },
-        "placement": {
-            "availability-zone": inst.availability_zone,
-            "availability-zone-id": _zone_id(inst),
-            "region": inst.region,
-        },
-        "profile": "default-hvm",
-        "reservation-id": "r-" + _derived(inst.seq, "reservation").hex()[:17],
-        "security-groups": "default",
-        "services": {"domain": "amazonaws.com", "partition": "aws"},
-    }
-    if inst.role:
-        tree["iam"] = {
-            "info": None,  # rendered by the server (LastUpdated changes with credentials)
-            "security-credentials": {inst.role: None},
-        }
-    if inst.settings.instance_metadata_tags:
-        tree["tags"] = {"instance": {k: str(v) for k, v in inst.tags.items()}}
-    return tree
-
-
 def identity_document(inst: Instance) -> str:
     return imds_json(
         {
             "accountId": inst.account_id,
-            "architecture": "x86_64",
+            "architecture": inst.architecture,
             "availabilityZone": inst.availability_zone,
             "billingProducts": None,
             "devpayProductCodes": None,
-            "marketplaceProductCodes": None,
+            "marketplaceProductCodes": list(inst.product_codes) or None,
             "imageId": inst.ami_id,
             "instanceId": inst.instance_id,
             "instanceType": inst.instance_type,

@@ -13,7 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from fakes.imds.credentials import CredentialLedger, Issuer
-from fakes.imds.model import DEFAULT_INSTANCE_ID, Instance, Settings, metadata_tree
+from fakes.imds.model import DEFAULT_INSTANCE_ID, Instance, Settings, valid_instance_id
+from fakes.imds.signing import TestSigner
+from fakes.imds.tree import metadata_tree
 
 __all__ = ["TokenBucket", "InstanceState", "ImdsState"]
 
@@ -44,6 +46,8 @@ class InstanceState:
     instance: Instance
     tokens: dict[str, float] = field(default_factory=dict)  # token -> monotonic expiry
     bucket: TokenBucket | None = None
+    signed: dict[str, str] = field(default_factory=dict)  # dynamic/instance-identity/*, signed once
+    identity_credentials: dict | None = None  # identity-credentials/ec2 (made up, see render)
     _tree: dict | None = None
 
     def __post_init__(self) -> None:
@@ -81,8 +85,9 @@ class InstanceState:
 
 
 class ImdsState:
-    def __init__(self, issuer: Issuer, defaults: Settings | None = None):
+    def __init__(self, issuer: Issuer, defaults: Settings | None = None, signer: TestSigner | None = None):
         self.defaults = defaults or Settings()
+        self.signer = signer or TestSigner()
         self.instances: dict[str, InstanceState] = {}
         self.default_instance: str | None = None  # served at the root path
         self.ledger = CredentialLedger(issuer)
@@ -92,6 +97,7 @@ class ImdsState:
         # Per-instance root listeners (see fakes.imds.listeners): both directions.
         self.listener_ports: dict[str, int] = {}
         self.port_instances: dict[int, str] = {}
+        self.wanted_listeners: set[str] = set()  # instances added with listener: true
         self.closing = False  # set on shutdown: held (partitioned) requests give up
 
     def bind_listener(self, instance_id: str, port: int) -> None:
@@ -111,12 +117,20 @@ class ImdsState:
         if unknown:
             raise ValueError(f"unknown instance field(s) {unknown}; expected some of {sorted(allowed)}")
         settings = self.defaults.copy()
-        settings.update(spec.pop("settings", None) or {})
+        changes = spec.pop("settings", None) or {}
+        if not isinstance(changes, dict):
+            raise ValueError(f"settings: expected an object of IMDS settings, got {changes!r}")
+        try:
+            settings.update(changes)
+        except ValueError as exc:
+            raise ValueError(f"settings: {exc}") from None
         inst = Instance(seq=self._next_seq, settings=settings, **spec)
         if inst.instance_id in self.instances:
             raise ValueError(f"instance {inst.instance_id} already exists")
         self._next_seq += 1
         self.instances[inst.instance_id] = InstanceState(inst)
+        if inst.listener:
+            self.wanted_listeners.add(inst.instance_id)
         if at_root:
             self.default_instance = inst.instance_id
         return inst
@@ -125,13 +139,17 @@ class ImdsState:
         return self.add({"instance_id": DEFAULT_INSTANCE_ID, "role": "bootstorm-instance"}, at_root=True)
 
     def remove(self, instance_id: str) -> None:
-        if self.instances.pop(instance_id, None) is None:
-            raise KeyError(instance_id)
+        self.get(instance_id)  # 400 for a malformed id, 404 for an unknown one
+        del self.instances[instance_id]
+        self.wanted_listeners.discard(instance_id)
         self.ledger.forget(instance_id)
         if self.default_instance == instance_id:
             self.default_instance = None
 
     def get(self, instance_id: str) -> InstanceState:
+        if not valid_instance_id(instance_id):
+            raise ValueError(f"instance id: expected 'i-' followed by 8 or 17 lowercase hex digits "
+                             f"(like 'i-0123456789abcdef0'), got {instance_id!r}")
         try:
             return self.instances[instance_id]
         except KeyError:
@@ -176,6 +194,7 @@ class ImdsState:
 
     def clear(self) -> None:
         self.instances.clear()
+        self.wanted_listeners.clear()
         self.default_instance = None
         self.ledger.clear()
         self.log.clear()

@@ -23,7 +23,7 @@ from sim.errors import FakeFailed, InvalidInput
 
 __all__ = ["main", "EXAMPLE_INSTANCE_ID"]
 
-EXAMPLE_INSTANCE_ID = "i-0example00000000001"
+EXAMPLE_INSTANCE_ID = "i-0e8a3b1e000000001"
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,7 +1,7 @@
 """Every fake as one: start, wire, watch, reset and stop them together.
 
     with Stack(scenario) as stack:                 # moto, gate, IMDS, sinks, toxiproxy: ready
-        env = stack.add_instance("i-0abc")         # the environment one bootstrap gets
+        env = stack.add_instance("i-0123456789abcdef1")         # the environment one bootstrap gets
         handle = stack.apply_fault("partition", "secretsmanager")
         ...
         stack.lift_fault(handle)

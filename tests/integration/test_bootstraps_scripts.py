@@ -35,7 +35,7 @@ def _command(script: str) -> list[str]:
 
 def instance(stack, root: Path) -> dict[str, str]:
     """A fresh instance in IMDS and the environment its bootstrap gets."""
-    iid = "i-0" + uuid.uuid4().hex[:17]
+    iid = "i-0" + uuid.uuid4().hex[:16]
     env = stack.add_instance(iid)
     root.mkdir(parents=True, exist_ok=True)
     for name in ("aws-config", "aws-credentials"):

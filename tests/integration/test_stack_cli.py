@@ -127,7 +127,7 @@ def test_a_dead_fake_stops_the_stack_with_a_clear_error(tmp_path):
         while stack.failure is None and time.monotonic() < deadline:
             time.sleep(0.05)
         with pytest.raises(FakeFailed, match=r"sinks \(exit code -9\)"):
-            stack.add_instance("i-0late")
+            stack.add_instance("i-0000000000000a7e0")
         _assert_all_gone(state)
         assert not (tmp_path / "s.json").exists()
     finally:

@@ -17,17 +17,17 @@ FORBIDDEN = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", 
 def test_env_points_at_proxies_and_carries_no_caller_credentials(fake_stack, monkeypatch):
     for name in FORBIDDEN:
         monkeypatch.setenv(name, "caller-value")
-    env = fake_stack.add_instance("i-0env")
+    env = fake_stack.add_instance("i-00000000000000e70")
     assert not set(FORBIDDEN) & set(env)
     assert "caller-value" not in env.values()
     proxies = fake_stack.proxies.ports
-    assert env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == f"http://127.0.0.1:{proxies['imds']}/i-0env/"
+    assert env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == f"http://127.0.0.1:{proxies['imds']}/i-00000000000000e70/"
     assert env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] == f"http://127.0.0.1:{proxies['secretsmanager']}"
     assert env["AWS_ENDPOINT_URL_STS"] == f"http://127.0.0.1:{proxies['sts']}"
     assert set(ENDPOINT_VARIABLES.values()) <= set(env)
     # one proxy per path, so faulting one leaves the others up
     assert len({proxies[s] for s in ("imds", "secretsmanager", "ssm", "sts", "iam", "aws", "registry")}) == 7
-    assert env["AWS_SDK_UA_APP_ID"] == env["BOOTSTORM_INSTANCE_ID"] == "i-0env"
+    assert env["AWS_SDK_UA_APP_ID"] == env["BOOTSTORM_INSTANCE_ID"] == "i-00000000000000e70"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
     for key in ("BOOTSTORM_REGISTRY_URL", "BOOTSTORM_TELEMETRY_URL"):
         with urllib.request.urlopen(env[key] + "/health", timeout=10) as resp:
@@ -39,23 +39,23 @@ def test_bootstrap_gets_role_credentials_from_imds_and_reads_planted_secret(fake
     assert planted["app/api-key"] == "not-a-random-value"
     assert planted["app/db-password"].startswith("bs-") and len(planted["app/db-password"]) > 20
 
-    boot = bootstrap("i-0reader")
+    boot = bootstrap("i-00000000000000ead")
     got = boot.call("secret", name="app/db-password")
     assert got["ok"], got
     assert got["sha256"] == hashlib.sha256(planted["app/db-password"].encode()).hexdigest()
     identity = boot.call("identity")
     assert identity["ok"], identity
-    assert identity["arn"].endswith(":assumed-role/bootstrap-role/i-0reader")
+    assert identity["arn"].endswith(":assumed-role/bootstrap-role/i-00000000000000ead")
     assert boot.call("parameter", name="/app/config")["value"] == '{"feature": true}'
 
     log = fake_stack.request_log()
-    seen = {(e["service"], e["operation"]) for e in log if e["instance_id"] == "i-0reader"}
+    seen = {(e["service"], e["operation"]) for e in log if e["instance_id"] == "i-00000000000000ead"}
     assert {("imds", "PutToken"), ("imds", "GetCredentials"), ("secretsmanager", "GetSecretValue"),
             ("sts", "GetCallerIdentity"), ("ssm", "GetParameter")} <= seen
-    assert all(e["status"] == 200 for e in log if e["instance_id"] == "i-0reader")
+    assert all(e["status"] == 200 for e in log if e["instance_id"] == "i-00000000000000ead")
     assert [e["time"] for e in log] == sorted(e["time"] for e in log)
     # the key IMDS issued is registered with the gate, with its instance and expiration
-    keys = [c for c in fake_stack.gate.credentials() if c["instance_id"] == "i-0reader"]
+    keys = [c for c in fake_stack.gate.credentials() if c["instance_id"] == "i-00000000000000ead"]
     assert len(keys) == 1 and keys[0]["expiration"] is not None
     assert fake_stack.request_log(since=log[-1]["time"] + 1) == []
 
@@ -114,7 +114,7 @@ def test_enforced_iam_allows_only_the_role_actions(bootstrap):
     config = {"enforce_iam": True, "secrets": {"app/token": None}, "parameters": {"/app/x": "1"},
               "role": {"name": "narrow-role", "actions": ["secretsmanager:GetSecretValue"]}}
     with Stack(config) as stack:
-        boot = bootstrap("i-0narrow", stack=stack)
+        boot = bootstrap("i-000000000000000a0", stack=stack)
         got = boot.call("secret", name="app/token")
         assert got["ok"], got
         assert got["sha256"] == hashlib.sha256(stack.planted_secrets()["app/token"].encode()).hexdigest()

@@ -87,8 +87,8 @@ def test_expire_credentials_gives_expired_token_until_fresh_credentials(fake_sta
 
 
 def test_outage_and_reset_of_imds(fake_stack):
-    fake_stack.add_instance("i-0imds")
-    token_url = f"{fake_stack.proxies.url('imds')}/i-0imds/latest/api/token"
+    fake_stack.add_instance("i-000000000000001d0")
+    token_url = f"{fake_stack.proxies.url('imds')}/i-000000000000001d0/latest/api/token"
 
     def put_token() -> int:
         req = urllib.request.Request(token_url, method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
@@ -166,8 +166,8 @@ def _wait_for(condition, timeout: float) -> float:
 
 
 def test_imds_deny_throttle_and_slow_bandwidth_map_onto_imds_and_toxiproxy(fake_stack):
-    fake_stack.add_instance("i-0knobs")
-    base = f"{fake_stack.proxies.url('imds')}/i-0knobs/latest/api/token"
+    fake_stack.add_instance("i-00000000000000b0b")
+    base = f"{fake_stack.proxies.url('imds')}/i-00000000000000b0b/latest/api/token"
     toxics_url = f"{fake_stack.servers['toxiproxy'].url}/proxies/imds/toxics"
 
     def status() -> int:
@@ -188,9 +188,9 @@ def test_imds_deny_throttle_and_slow_bandwidth_map_onto_imds_and_toxiproxy(fake_
     fake_stack.lift_fault(deny)
     assert status() == 200
     throttle = fake_stack.apply_fault("throttle", "imds", quota={"rate": 0.01, "burst": 1})
-    assert fake_stack.imds.instance("i-0knobs")["settings"]["rate_limit"] == 0.01
+    assert fake_stack.imds.instance("i-00000000000000b0b")["settings"]["rate_limit"] == 0.01
     fake_stack.lift_fault(throttle)
-    assert fake_stack.imds.instance("i-0knobs")["settings"]["rate_limit"] == 1024.0
+    assert fake_stack.imds.instance("i-00000000000000b0b")["settings"]["rate_limit"] == 1024.0
     slow = fake_stack.apply_fault("slow_bandwidth", "imds", factor=4)
     (toxic,) = toxics()
     assert toxic["type"] == "bandwidth" and toxic["attributes"]["rate"] == NOMINAL_BANDWIDTH_KB // 4
