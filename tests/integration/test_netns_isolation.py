@@ -106,19 +106,20 @@ def test_imds_faults_hit_one_instance_or_all_of_them(isolated):
 
 # EC2's way: hard-coded link-local address, IMDSv2 token, role credentials, then a SigV4 call
 # (curl's own --aws-sigv4) to STS at the endpoint the environment names, and a registration.
+# Timeouts are generous: this is about reaching things on a loaded machine, not speed.
 CURL_BOOTSTRAP = r'''set -eu
 IMDS=http://169.254.169.254
-TOKEN=$(curl -sSf -m 2 -X PUT "$IMDS/latest/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300")
-get() { curl -sSf -m 2 -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/$1"; }
+TOKEN=$(curl -sSf -m 15 -X PUT "$IMDS/latest/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300")
+get() { curl -sSf -m 15 -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/$1"; }
 IID=$(get meta-data/instance-id)
 [ "$IID" = "$BOOTSTORM_INSTANCE_ID" ] || { echo "IMDS says $IID" >&2; exit 3; }
 ROLE=$(get meta-data/iam/security-credentials/)
 CREDS=$(get "meta-data/iam/security-credentials/$ROLE")
 field() { printf '%s' "$CREDS" | tr -d '\n' | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p"; }
-curl -sSf -m 5 --aws-sigv4 "aws:amz:$AWS_REGION:sts" --user "$(field AccessKeyId):$(field SecretAccessKey)" \
+curl -sSf -m 30 --aws-sigv4 "aws:amz:$AWS_REGION:sts" --user "$(field AccessKeyId):$(field SecretAccessKey)" \
   -H "x-amz-security-token: $(field Token)" -d "Action=GetCallerIdentity&Version=2011-06-15" \
   "$AWS_ENDPOINT_URL_STS/" | grep -q "assumed-role/$ROLE/"
-curl -sSf -m 2 -X POST -H 'Content-Type: application/json' -d "{\"instance_id\": \"$IID\"}" \
+curl -sSf -m 15 -X POST -H 'Content-Type: application/json' -d "{\"instance_id\": \"$IID\"}" \
   "$BOOTSTORM_REGISTRY_URL/register" > /dev/null
 '''
 
@@ -126,9 +127,14 @@ curl -sSf -m 2 -X POST -H 'Content-Type: application/json' -d "{\"instance_id\":
 def test_an_unmodified_curl_bootstrap_boots_as_on_ec2(netns_required, fake_stack_session, tmp_path):
     path = tmp_path / "boot.sh"
     path.write_text(CURL_BOOTSTRAP)
-    sc = scenario(f"bash {path}", size=3, exec_extra={"isolation": "netns"})
+    sc = scenario(f"bash {path}", size=3, exec_extra={"isolation": "netns", "keep_files": True})
     outcome = run_scenario(sc, engine="exec", out_dir=tmp_path / "results", plots=False)
-    assert list(outcome.run.attempts.outcome) == ["ready"] * 3, outcome.run.meta.warnings
+    kept = next(w for w in outcome.run.meta.warnings if "kept in" in w).rsplit(" ", 1)[1]
+    try:
+        stderr = {p.name: p.read_text() for p in Path(kept, "logs").glob("*.stderr")}
+    finally:
+        shutil.rmtree(kept)
+    assert list(outcome.run.attempts.outcome) == ["ready"] * 3, (outcome.run.attempts.error_class, stderr)
     assert outcome.run.meta.isolation == "netns"
     summary = json.loads((outcome.folder / "summary.json").read_text())
     assert summary["meta"]["isolation"] == "netns"
