@@ -33,11 +33,11 @@ IID_A, IID_B = "i-0a0000000000000a1", "i-0b0000000000000b2"
 CURL_CONNECT, CURL_TIMEOUT = 7, 28
 
 
-def _curl(inst, url: str, *extra: str, timeout: float = 3.0):
+def _curl(inst, url: str, *extra: str, timeout: float = 10.0):
     return inst.run(["curl", "-sS", "-m", str(timeout), *extra, url])
 
 
-def _imds_get(inst, path: str, address: str = "169.254.169.254", timeout: float = 3.0):
+def _imds_get(inst, path: str, address: str = "169.254.169.254", timeout: float = 10.0):
     token = _curl(inst, f"http://{address}/latest/api/token", "-X", "PUT",
                   "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", timeout=timeout)
     if token.returncode != 0:
@@ -145,8 +145,8 @@ def test_an_unmodified_curl_bootstrap_boots_as_on_ec2(netns_required, fake_stack
 def test_env_isolation_keeps_the_endpoint_variable_and_says_so(fake_stack_session, tmp_path):
     path = tmp_path / "boot.sh"  # hard-coded 169.254.169.254 cannot work without a namespace
     path.write_text('set -e; E="$AWS_EC2_METADATA_SERVICE_ENDPOINT"\n'
-                    'T=$(curl -sSf -m 2 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "${E}latest/api/token")\n'
-                    'I=$(curl -sSf -m 2 -H "X-aws-ec2-metadata-token: $T" "${E}latest/meta-data/instance-id")\n'
+                    'T=$(curl -sSf -m 15 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "${E}latest/api/token")\n'
+                    'I=$(curl -sSf -m 15 -H "X-aws-ec2-metadata-token: $T" "${E}latest/meta-data/instance-id")\n'
                     'test "$I" = "$BOOTSTORM_INSTANCE_ID"\n')
     result = run(scenario(f"sh {path}", size=2, exec_extra={"isolation": "env", "ready_when": "exit_zero"}),
                  stack=fake_stack_session)
