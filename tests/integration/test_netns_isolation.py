@@ -313,3 +313,26 @@ def test_slow_bandwidth_on_imds_is_refused_before_a_netns_run_starts(netns_requi
     with pytest.raises(InvalidInput, match="faults.0: slow_bandwidth on imds cannot be applied with isolation netns"):
         run(sc, stack=fake_stack_session)
     assert namespaces_of(os.getpid()) == []
+
+
+# Retries the token PUT (1 s timeout, 0.5 s apart) until it gets one, then registers.
+RETRY_TOKEN = r'''set -u
+until T=$(curl -sSf -m 1 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token); do
+  sleep 0.5
+done
+curl -sSf -m 15 -X POST -H 'Content-Type: application/json' -d "{\"instance_id\": \"$BOOTSTORM_INSTANCE_ID\"}" \
+  "$BOOTSTORM_REGISTRY_URL/register" > /dev/null
+'''
+
+
+def test_a_scenario_imds_partition_holds_every_namespace_until_it_lifts(netns_required, fake_stack_session, tmp_path):
+    path = tmp_path / "retry.sh"
+    path.write_text(RETRY_TOKEN)
+    faults = [{"at": 0, "for": "4s", "target": "imds", "kind": "partition"}]
+    result = run(scenario(f"bash {path}", size=2, faults=faults, exec_extra={"isolation": "netns"}),
+                 stack=fake_stack_session)
+    assert list(result.attempts.outcome) == ["ready", "ready"]
+    (window,) = result.faults
+    assert "partition setting of every instance" in " ".join(window.params.get("notes", []))
+    # Nobody got a token while the partition held: ready only after it lifted.
+    assert min(result.attempts.column("ready_time")) >= window.end
