@@ -49,7 +49,10 @@ def _ip(*args: str, stdin: str | None = None) -> None:
     ip = ip_binary()
     if ip is None:
         raise RunFailed("network namespaces: iproute2's `ip` is not installed")
-    done = subprocess.run([ip, *args], input=stdin, capture_output=True, text=True, timeout=30)
+    # Its own session: a Ctrl-C at the terminal goes to the harness (which cleans up), not to an
+    # `ip` half-way through making a namespace.
+    done = subprocess.run([ip, *args], input=stdin, capture_output=True, text=True, timeout=30,
+                          start_new_session=True)
     if done.returncode != 0:
         raise RunFailed(f"network namespaces: `ip {' '.join(args)}` failed: {done.stderr.strip()}")
 
@@ -96,8 +99,14 @@ class Namespace:
 
     @classmethod
     def create(cls, name: str) -> "Namespace":
-        _ip("netns", "add", name)
-        ns = cls(name)
+        ns, path = cls(name), os.path.join(NETNS_DIR, name)
+        existed = os.path.exists(path)
+        try:
+            _ip("netns", "add", name)
+        except BaseException:
+            if not existed and os.path.exists(path):  # made, then the call failed
+                ns.remove()
+            raise
         try:
             # One `ip` process for the rest: lo up with EC2's metadata addresses on it.
             # nodad: the v6 address is usable at once (no duplicate address detection wait).
