@@ -281,6 +281,12 @@ def _as_nobody(setpriv: str, path: Path) -> subprocess.CompletedProcess:
         capture_output=True, text=True, timeout=120)
 
 
+def _imds_get_raw(isolation, namespace: str) -> int:
+    """curl's exit code for the metadata address from inside ``namespace``."""
+    return subprocess.run(["ip", "netns", "exec", namespace, "curl", "-s", "-m", "5",
+                           "http://169.254.169.254/latest/api/token", "-X", "PUT"]).returncode
+
+
 def test_namespaces_made_ahead_are_used_first_and_removed_with_the_rest(netns_required, fake_stack):
     from sim.engines.exec.isolation import NetnsIsolation
 
@@ -295,7 +301,9 @@ def test_namespaces_made_ahead_are_used_first_and_removed_with_the_rest(netns_re
         isolation.add("i-0c0000000000000c3", fake_stack)  # the pool is empty: made at launch
         assert [isolation.spaces[i].name for i in (IID_A, IID_B)] == pooled
         assert len(namespaces_of(os.getpid())) == 3
-        isolation.release(IID_A)
+        isolation.release(IID_A)  # unreachable at once, removed with the next batch
+        assert _imds_get_raw(isolation, pooled[0]) != 0
+        isolation.flush()
         assert pooled[0] not in namespaces_of(os.getpid())
         isolation.prepare(2)  # two more, unused when the run ends
         assert len(namespaces_of(os.getpid())) == 4
@@ -336,3 +344,13 @@ def test_a_scenario_imds_partition_holds_every_namespace_until_it_lifts(netns_re
     assert "partition setting of every instance" in " ".join(window.params.get("notes", []))
     # Nobody got a token while the partition held: ready only after it lifted.
     assert min(result.attempts.column("ready_time")) >= window.end
+
+
+def test_removing_in_a_batch_survives_one_already_gone(netns_required):
+    from sim.engines.exec.netns import remove_all
+
+    spaces = [Namespace.create(f"bootstorm-{os.getpid()}-batch{i}") for i in range(3)]
+    subprocess.run(["ip", "netns", "del", spaces[1].name], check=True)  # gone behind its back
+    remove_all(spaces)
+    assert all(ns.removed for ns in spaces)
+    assert namespaces_of(os.getpid()) == []

@@ -365,5 +365,3 @@ class ExecEngine:
         for a in list(self.seconds):
             self._second_done(a)
         self.running.clear()
-
-

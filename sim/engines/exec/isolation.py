@@ -28,7 +28,8 @@ import itertools
 import os
 
 from sim.engines.exec.forwarder import Forwarder
-from sim.engines.exec.netns import IMDS_V4, IMDS_V6, PREFIX, Namespace, netns_unavailable, sweep_stale
+from sim.engines.exec.netns import (IMDS_V4, IMDS_V6, PREFIX, Namespace, netns_unavailable, remove_all,
+                                    sweep_stale)
 from sim.errors import InvalidInput, RunFailed
 
 __all__ = ["EnvIsolation", "NetnsIsolation", "choose_isolation", "ISOLATION_MODES", "IMDS_ENDPOINT",
@@ -36,6 +37,9 @@ __all__ = ["EnvIsolation", "NetnsIsolation", "choose_isolation", "ISOLATION_MODE
 
 ISOLATION_MODES = ("auto", "netns", "env")
 IMDS_ENDPOINT = f"http://{IMDS_V4}/"
+# Released namespaces are removed this many at a time: one `ip` process each time, not one per
+# namespace, in the engine's loop (a namespace whose listeners are closed reaches nothing).
+REMOVE_BATCH = 8
 
 
 class EnvIsolation:
@@ -71,6 +75,7 @@ class NetnsIsolation:
         self.forwarder: Forwarder | None = None
         self.spaces: dict[str, Namespace] = {}  # instance id -> its namespace
         self._pool: list[Namespace] = []  # made ahead, not yet given to an instance
+        self._done: list[Namespace] = []  # released: unreachable already, removed in batches
         self.prefixes: dict[str, list[str]] = {}
         self.swept: list[str] = []
         self._ports: list[int] = []
@@ -125,16 +130,19 @@ class NetnsIsolation:
 
     def release(self, instance_id: str) -> None:
         ns = self.spaces.pop(instance_id, None)
+        self.prefixes.pop(instance_id, None)
         if ns is None:
             return
-        self._remove(ns)
+        self._done.append(ns)
+        if self.forwarder is not None:
+            self.forwarder.close(ns.name)  # nothing is reachable from it from now on
+        if len(self._done) >= REMOVE_BATCH:
+            self.flush()
 
-    def _remove(self, ns: Namespace) -> None:
-        try:
-            if self.forwarder is not None:
-                self.forwarder.close(ns.name)  # listener groups are named after the namespace
-        finally:
-            ns.remove()
+    def flush(self) -> None:
+        """Remove the released namespaces now (one ``ip`` process for all of them)."""
+        done, self._done = self._done, []
+        remove_all(done)
 
     def close(self) -> None:
         """Remove every namespace and stop the forwarder (idempotent; every exit path)."""
@@ -142,15 +150,15 @@ class NetnsIsolation:
             return
         self._closed = True
         errors = []
-        for ns in [*self.spaces.values(), *self._pool]:
-            try:
-                self._remove(ns)
-            except Exception as exc:  # keep removing the others; report at the end
-                errors.append(f"{ns.name}: {exc}")
-        self.spaces.clear()
-        self._pool.clear()
         if self.forwarder is not None:
-            self.forwarder.stop()
+            self.forwarder.stop()  # every listener and connection of every namespace
+        left = [*self._done, *self.spaces.values(), *self._pool]
+        self._done, self._pool = [], []
+        self.spaces.clear()
+        try:
+            remove_all(left)
+        except Exception as exc:
+            errors.append(str(exc))
         try:
             atexit.unregister(self.close)
         except Exception:
