@@ -31,8 +31,10 @@ network faults on imds become the IMDS's own settings, for every instance (and n
 for the one named by the ``instance`` parameter (``stack.apply_fault("reset", "imds",
 instance="i-...")``): partition -> ``partition`` (requests held unanswered), reset ->
 ``connection_reset`` (TCP RST), latency -> ``latency`` (no jitter); slow_bandwidth cannot
-be expressed there and is refused. outage, throttle and deny take ``instance`` too. A fault the fakes cannot express raises `InvalidInput`;
-`check_scenario` finds all of them before a run starts.
+be expressed there and is refused. outage, throttle and deny take ``instance`` too.
+
+A fault the fakes cannot express raises `InvalidInput`; `check_scenario` finds all of them
+before a run starts.
 """
 
 from __future__ import annotations
@@ -170,13 +172,14 @@ def apply_fault(stack, kind: str, target: str, *, instance: str | None = None, *
     """Apply a fault now; ``instance``: only that IMDS instance (imds faults only)."""
     fake, dependency, operation = _route(kind, target)
     _check_params(kind, target, params)
-    if instance is not None and (fake != "imds" or kind == "expire_credentials" or not isinstance(instance, str)):
+    per_instance = instance is not None
+    if per_instance and (fake != "imds" or kind == "expire_credentials" or not isinstance(instance, str)):
         raise InvalidInput(f"{kind} fault on {target!r}: 'instance' applies to imds faults only, "
                            f"as an instance id string; got instance={instance!r}")
     handle = FaultHandle(f"f{next(_ids)}", kind, target, dict(params), time.time())
     if instance is not None:
         handle.params["instance"] = instance
-    if kind in NETWORK_KINDS and fake == "imds" and (instance is not None or getattr(stack, "imds_listeners", False)):
+    if kind in NETWORK_KINDS and fake == "imds" and (per_instance or getattr(stack, "imds_listeners", False)):
         _imds_network(stack, handle, instance)
     elif kind in NETWORK_KINDS:
         _network(stack, handle, dependency, operation)

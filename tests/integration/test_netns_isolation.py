@@ -24,7 +24,7 @@ from sim.engines.exec import run
 from sim.engines.exec.netns import Namespace, list_namespaces, sweep_stale
 from sim.runner import run_scenario
 
-from tests.integration._exec_fixtures import REGISTER, SLEEP_FOREVER, read_pids, scenario, script
+from tests.integration._exec_fixtures import SLEEP_FOREVER, read_pids, scenario
 from tests.integration._netns_fixtures import isolated, namespaces_of, netns_required  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
