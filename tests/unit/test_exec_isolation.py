@@ -61,3 +61,12 @@ def test_a_fallback_to_env_is_a_warning_and_asking_for_env_is_not():
     assert isolation_notes(EnvIsolation(), []) == []
     (note,) = isolation_notes(EnvIsolation("not running as root"), [])
     assert "isolation env, not netns (not running as root)" in note
+
+
+@pytest.mark.parametrize("kind, target", [("partition", "secretsmanager"), ("expire_credentials", "instances")])
+def test_a_per_instance_fault_is_for_imds_only(kind, target):
+    from fakes.stack.faults import apply_fault
+    from sim.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="'instance' applies to imds faults only"):
+        apply_fault(None, kind, target, instance="i-0123456789abcdef0")  # refused before any fake
