@@ -103,11 +103,10 @@ def test_a_reset_upstream_is_a_reset_downstream_and_no_upstream_is_one_too(bridg
         probe.bind(("127.0.0.1", 0))
         dead_port = probe.getsockname()[1]
     fwd.listen("g", ns.name, "127.0.0.1", 8081, dead_port)
-    sock = _connect(ns, "127.0.0.1", 8081)
-    with pytest.raises(ConnectionResetError):
-        sock.sendall(b"GET / HTTP/1.1\r\n\r\n")
-        _read_all(sock)
-    sock.close()
+    with pytest.raises(ConnectionResetError):  # at connect, send or read: when the RST lands
+        with _connect(ns, "127.0.0.1", 8081) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\n\r\n")
+            _read_all(sock)
 
 
 def test_closing_a_group_drops_its_connections_and_listeners_only(bridge):
