@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--bootstrap", default=None, metavar="CMD",
                    help="exec engine: the shell command that boots one instance (overrides "
                    "exec.command and bootstrap.command)")
+    r.add_argument("--isolation", default=None, choices=("netns", "env"),
+                   help="exec engine: netns runs each instance in its own network namespace "
+                   "(169.254.169.254 is its own IMDS, the AWS endpoints reach the fakes, nothing "
+                   "else; needs root); env shares the host network and points "
+                   "AWS_EC2_METADATA_SERVICE_ENDPOINT at the IMDS (default: exec.isolation, "
+                   "auto: netns when possible)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a scenario field, e.g. fleet.size=500 or "
                    "bootstrap.steps.0.retry.kind=full_jitter (repeatable)")
@@ -161,6 +167,12 @@ def _cmd_run(args) -> int:
             raise InvalidArgument("--bootstrap: expected a shell command line, got an empty string")
         scenario = scenario.model_copy(
             update={"exec": scenario.exec.model_copy(update={"command": args.bootstrap})})
+    if args.isolation is not None:
+        if (args.engine or scenario.run.engine) != "exec":
+            raise InvalidArgument(f"--isolation: applies to --engine exec only, not "
+                                  f"{args.engine or scenario.run.engine!r}")
+        scenario = scenario.model_copy(
+            update={"exec": scenario.exec.model_copy(update={"isolation": args.isolation})})
     if args.dry_run:
         _print_plan(plan(scenario))
         return EXIT_OK

@@ -261,7 +261,11 @@ def test_time_slos_are_judged_on_the_scenario_clock():
     # "time_to_ready.p95 <= 30s" fails there, though the raw wall seconds (20) would pass it.
     import dataclasses
 
-    run = make_run(engine="exec")
+    def of_ready(run):  # judge the ready instances: the fleet-wide p95 is inf (one never booted)
+        run.scenario["slos"][0] = "time_to_ready_of_ready.p95 <= 30s"
+        return run
+
+    run = of_ready(make_run(engine="exec"))
     run.meta = dataclasses.replace(run.meta, time_scale=0.5, isolation="env")
     s = summarize(run)
     assert s.metrics["time_to_ready_of_ready.max"] == 40.0  # the fleet-wide max is inf: one never booted
@@ -270,8 +274,8 @@ def test_time_slos_are_judged_on_the_scenario_clock():
     assert s.metrics["dependencies.secretsmanager.throttled_share"] == 0.6  # ratios stay
     assert s.metrics["bootstrap_retries.max"] == 9.0  # counts stay
     assert [v.passed for v in s.verdicts][0] is False
-    plain = summarize(make_run(engine="exec"))
-    assert plain.metrics["time_to_ready.max"] == 20.0 and plain.verdicts[0].passed
+    plain = summarize(of_ready(make_run(engine="exec")))
+    assert plain.metrics["time_to_ready_of_ready.max"] == 20.0 and plain.verdicts[0].passed
     assert s.phases and [p.p50 * 2 for p in plain.phases] == [p.p50 for p in s.phases]  # phases too
 
 

@@ -185,8 +185,7 @@ def assemble(engine, end: float, started: str, fault_records: list[dict], usage,
         scenario_hash=scenario_hash(engine.scenario), scenario_file=engine.scenario_file,
         horizon=engine.horizon, started_at=started, wall_seconds=usage.wall_seconds,
         versions=_versions(), warnings=warnings, partial=engine.interrupted, sim_end=end,
-        instances=engine.size, time_scale=engine.spec.time_scale,
-        isolation=getattr(engine, "isolation", "env"),  # the netns helper sets engine.isolation
+        instances=engine.size, time_scale=engine.spec.time_scale, isolation=engine.isolation,
     )
     return Run(meta, table, series, windows, engine.scenario.model_dump(mode="json", by_alias=True))
 

@@ -70,8 +70,10 @@ class InstanceProcess:
     """
 
     def __init__(self, command: str, env: dict[str, str], root: Path, log_prefix: Path, nice: int = 0,
-                 workdir: Path | None = None):
+                 workdir: Path | None = None, argv_prefix: list[str] | None = None):
         self.command = command
+        # e.g. ``ip netns exec NAME``: it execs what follows, so pid and group stay the leader's
+        self.argv_prefix = list(argv_prefix or [])
         self.workdir = workdir if workdir is not None else Path.cwd()
         self.nice = nice
         self.env = env
@@ -100,6 +102,7 @@ class InstanceProcess:
             argv = [_SHELL, "-c", self.command]
             if self.nice and _NICE:  # nice execs the shell: the pid (and group) stay the same
                 argv = [_NICE, "-n", str(self.nice), *argv]
+            argv = [*self.argv_prefix, *argv]
             self._popen = subprocess.Popen(
                 argv, cwd=self.workdir, env=self.env,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
