@@ -233,6 +233,7 @@ def _print_plan(p) -> None:
 
 def _cmd_validate(args) -> int:
     from sim.scenario import load_scenario
+    from sim.scenario.slos import slo_warnings
 
     status = EXIT_OK
     for f in args.files:
@@ -244,6 +245,8 @@ def _cmd_validate(args) -> int:
             continue
         print(f"{f}: ok ({s.name}: {s.fleet.size:,} instances, {len(s.bootstrap.steps)} steps, "
               f"{len(s.dependencies)} dependencies, {len(s.faults)} faults, {len(s.slos)} SLOs)")
+        for warning in slo_warnings(s.slos):  # valid, but an SLO that cannot do what it says
+            print(f"{f}: warning: {warning}", file=sys.stderr)
     return status
 
 

@@ -90,15 +90,16 @@ Validity warnings
     harness limit, so there is no such warning.
 
 SLO verdicts
-    ``evaluate_slos(slos, metrics, allow_unmeasured=False)``: one ``Verdict`` per SLO, ``pass``,
-    ``fail`` or ``unmeasured`` (missing or NaN); unmeasured fails unless allowed.
+    ``evaluate_slos(slos, metrics, engine=None, allow_unmeasured=False)``: one ``Verdict`` per
+    SLO, ``pass``, ``fail``, ``unmeasured`` (missing or NaN; fails unless allowed) or
+    ``not_applicable`` (scoped to other engines than ``engine``: neither passes nor fails).
 """
 
 from .attempts import attempt_metrics, initial_metric_gap, time_to_ready
 from .dependencies import dependency_metrics, is_metastable, last_fault_end, time_to_drain
 from .phases import Phase, phase_breakdown
 from .summary import Summary, compute_metrics, summarize, validity_warnings
-from .verdicts import FAIL, PASS, UNMEASURED, Verdict, evaluate_slos, parse_slos
+from .verdicts import FAIL, NOT_APPLICABLE, PASS, UNMEASURED, Verdict, evaluate_slos, parse_slos
 
 __all__ = [
     "Summary",
@@ -109,6 +110,7 @@ __all__ = [
     "PASS",
     "FAIL",
     "UNMEASURED",
+    "NOT_APPLICABLE",
     "evaluate_slos",
     "parse_slos",
     "Phase",

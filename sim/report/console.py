@@ -45,7 +45,8 @@ def _slos(s: Summary) -> Table:
     table.add_column("result", justify="center")
     for v in s.verdicts:
         label = verdict_label(v)
-        color = "green" if v.verdict == "pass" else "yellow" if v.passed else "red"
+        color = ("green" if v.verdict == "pass" else "dim" if v.verdict == "not_applicable"
+                 else "yellow" if v.passed else "red")
         table.add_row(v.slo, format_value(v.measured, v.kind), f"[bold {color}]{label}[/]")
     return table
 
@@ -79,4 +80,5 @@ def render_console(summary: Summary, console: Console) -> None:
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     if summary.verdicts:
         color = "green" if summary.slos_passed else "red"
-        console.print(f"[bold {color}]{verdict_line(summary.verdicts)}[/]")
+        line = verdict_line(summary.verdicts, summary.meta.get("engine"))
+        console.print(f"[bold {color}]{line}[/]")

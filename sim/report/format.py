@@ -12,6 +12,7 @@ import math
 from sim.units import format_duration
 
 __all__ = ["format_value", "format_seconds", "format_rate", "verdict_label", "verdict_line",
+           "applies_to",
            "dependency_cell", "NOT_MEASURED", "NEVER", "NO_FAULT"]
 
 NOT_MEASURED = "not measured"
@@ -74,25 +75,39 @@ def format_value(value: float | None, kind: str) -> str:
     return _number(value)
 
 
+def applies_to(verdict) -> str:
+    """``applies to exec, load``: why a scoped SLO was not judged on this run's engine."""
+    return f"applies to {', '.join(verdict.engines)}"
+
+
 def verdict_label(verdict) -> str:
-    """An SLO's result in words: ``pass``, ``FAIL``, ``FAIL: not measured`` or, when the run
-    allowed unmeasured SLOs, ``not measured (allowed)``."""
+    """An SLO's result in words: ``pass``, ``FAIL``, ``FAIL: not measured``, ``not applicable
+    (applies to exec)`` or, when the run allowed unmeasured SLOs, ``not measured (allowed)``."""
+    if verdict.verdict == "not_applicable":
+        return f"not applicable ({applies_to(verdict)})"
     if verdict.verdict == "unmeasured":
         return "not measured (allowed)" if verdict.passed else "FAIL: not measured"
     return "pass" if verdict.passed else "FAIL"
 
 
-def verdict_line(verdicts) -> str:
-    """``2 of 5 SLOs failed (1 not measured)``, ``all 3 SLOs passed``, ``No SLOs set``."""
+def verdict_line(verdicts, engine: str | None = None) -> str:
+    """``2 of 5 SLOs failed (1 not measured)``, ``all 3 SLOs passed``, ``No SLOs set``; SLOs
+    scoped to other engines are counted apart: ``1 of 5 SLOs failed, 1 not applicable on sim``,
+    ``4 of 5 SLOs passed, 1 not applicable on sim``."""
     if not verdicts:
         return "No SLOs set"
     failed = sum(not v.passed for v in verdicts)
     unmeasured = sum(v.verdict == "unmeasured" for v in verdicts)
+    skipped = sum(v.verdict == "not_applicable" for v in verdicts)
+    tail = f", {skipped} not applicable" + (f" on {engine}" if engine else "") if skipped else ""
     if failed:
         text = f"{failed} of {len(verdicts)} SLOs failed"
-        return text + (f" ({unmeasured} not measured)" if unmeasured else "")
-    text = f"all {len(verdicts)} SLOs passed"
-    return text + (f" ({unmeasured} not measured, allowed)" if unmeasured else "")
+        return text + (f" ({unmeasured} not measured)" if unmeasured else "") + tail
+    if skipped:
+        text = f"{len(verdicts) - skipped} of {len(verdicts)} SLOs passed"
+    else:
+        text = f"all {len(verdicts)} SLOs passed"
+    return text + (f" ({unmeasured} not measured, allowed)" if unmeasured else "") + tail
 
 
 def dependency_cell(values: dict, key: str, kind: str, faults: list) -> str:

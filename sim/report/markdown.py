@@ -113,7 +113,7 @@ def _distributions(s: Summary) -> list[str]:
 def render_markdown(summary: Summary, plots: list[str]) -> str:
     """The report text; ``plots`` are the PNG file names written next to it."""
     s, meta = summary, summary.meta
-    line = verdict_line(s.verdicts)
+    line = verdict_line(s.verdicts, meta.get("engine"))
     line = line[0].upper() + line[1:] + "."
     verdict = line if s.slos_passed else f"**{line}**"
     out = [

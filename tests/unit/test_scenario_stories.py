@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from sim import load_scenario, run_scenario
+from sim.metrics import evaluate_slos
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -46,6 +48,25 @@ def test_the_storms_p99_slo_fails_when_a_third_of_the_fleet_never_boots():
     verdicts = {v.slo: v for v in summary.verdicts}
     assert verdicts["time_to_ready.p99 <= 5m"].verdict == "fail"
     assert verdicts["time_to_ready.p95 <= 2m"].verdict == "fail"
+
+
+@pytest.mark.parametrize("name", ["autoscale-storm", "iam-misconfig", "secrets-partition"])
+def test_the_secret_exposure_slo_is_judged_on_exec_and_not_applicable_on_sim(name):
+    # The SLO is about the real script: on the sim engine, which runs none, it is not judged
+    # (it used to fail every sim run as "not measured"); on exec it is judged as any SLO.
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml", ["fleet.size=100"])
+    (slo,) = [s for s in scenario.slos if s.metric == "secret_exposure_events"]
+    assert slo.engines == ("exec",)
+    summary = run_scenario(scenario, out_dir=None).summary
+    (verdict,) = [v for v in summary.verdicts if v.metric == "secret_exposure_events"]
+    assert (verdict.verdict, verdict.passed) == ("not_applicable", True)
+    assert summary.unmeasured == []
+    others = [v for v in summary.verdicts if v is not verdict]
+    assert summary.slos_passed == all(v.passed for v in others)
+    exposed = evaluate_slos([slo], {"secret_exposure_events": 2.0}, engine="exec")
+    assert exposed[0].verdict == "fail"
+    unmeasured = evaluate_slos([slo], {"secret_exposure_events": math.nan}, engine="exec")
+    assert (unmeasured[0].verdict, unmeasured[0].passed) == ("unmeasured", False)
 
 
 def test_retry_storm_stays_overloaded_with_fixed_retries_and_recovers_with_jitter():
