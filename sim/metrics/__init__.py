@@ -63,8 +63,11 @@ Dependency metrics (``dependencies.<name>.<metric>``, names as in ``DEPENDENCY_M
         An interval is clean when throttled +
         failed + timed_out + rejected is 0 and offered <= 1.1 x needed. Time to drain = start
         of the first interval from which every interval to the end of the run is clean, minus
-        the last fault's end; 0 when clean right away. NaN with no fault, with a fault that outlasted the run, or
-        when the run's last interval is not clean (it never drained).
+        the last fault's end; 0 when clean right away. +inf ("never", within the run) when the
+        run's last interval is still not clean though the run watched at least one whole
+        interval after the fault (a measurement: an SLO ``time_to_drain <= X`` fails). NaN (not
+        measured) with no fault, with a fault that never ended or outlasted the run, or that
+        ended in the run's last interval.
     ``metastable``
         1.0 when the dependency stayed overloaded after its trigger went away, else 0.0.
         The tail is every interval starting at or after last fault end + 30 s grace; it needs

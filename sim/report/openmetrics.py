@@ -40,7 +40,8 @@ _HELP = {
     "timed_out_share": "Timed-out calls / offered calls (0..1).",
     "retry_amplification": "Calls made / calls needed.",
     "goodput": "Served calls / offered calls (0..1).",
-    "time_to_drain": "Seconds from the end of the last fault until clean (NaN: never drained).",
+    "time_to_drain": ("Seconds from the end of the last fault until clean (+Inf: "
+                      "not clean by the end of the run; NaN: not measured)."),
     "metastable": "1 when the dependency stayed overloaded after the last fault ended.",
     "latency": "Call latency over the whole run, from the latency histogram.",
 }
