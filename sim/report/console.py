@@ -8,8 +8,8 @@ from rich.table import Table
 from sim.metrics import Summary
 from sim.scenario.slos import DEPENDENCY_METRICS
 
-from .format import (dependency_cell, format_seconds, format_value, verdict_label,
-                     verdict_line)
+from .format import (dependency_cell, format_seconds, format_value, measured_cell,
+                     verdict_label, verdict_line)
 
 __all__ = ["render_console"]
 
@@ -47,7 +47,7 @@ def _slos(s: Summary) -> Table:
         label = verdict_label(v)
         color = ("green" if v.verdict == "pass" else "dim" if v.verdict == "not_applicable"
                  else "yellow" if v.passed else "red")
-        table.add_row(v.slo, format_value(v.measured, v.kind), f"[bold {color}]{label}[/]")
+        table.add_row(v.slo, measured_cell(v), f"[bold {color}]{label}[/]")
     return table
 
 

@@ -12,7 +12,7 @@ import math
 from sim.units import format_duration
 
 __all__ = ["format_value", "format_seconds", "format_rate", "verdict_label", "verdict_line",
-           "applies_to",
+           "applies_to", "measured_cell",
            "dependency_cell", "NOT_MEASURED", "NEVER", "NO_FAULT"]
 
 NOT_MEASURED = "not measured"
@@ -78,6 +78,14 @@ def format_value(value: float | None, kind: str) -> str:
 def applies_to(verdict) -> str:
     """``applies to exec, load``: why a scoped SLO was not judged on this run's engine."""
     return f"applies to {', '.join(verdict.engines)}"
+
+
+def measured_cell(verdict) -> str:
+    """The SLO's measured value; ``-`` for a not applicable SLO this engine did not measure
+    (its "not measured" would read as a problem, and there is none)."""
+    if verdict.verdict == "not_applicable" and verdict.measured != verdict.measured:
+        return "-"
+    return format_value(verdict.measured, verdict.kind)
 
 
 def verdict_label(verdict) -> str:

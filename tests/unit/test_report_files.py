@@ -142,7 +142,7 @@ def test_an_slo_scoped_to_other_engines_shows_as_not_applicable_in_every_output(
     assert case.find("failure") is None
     assert case.find("skipped").get("message") == "applies to exec, load"
     md = (tmp_path / "report.md").read_text()
-    assert ("| secret_exposure_events <= 0 on exec, load | not measured | <= 0 | "
+    assert ("| secret_exposure_events <= 0 on exec, load | - | <= 0 | "
             "not applicable (applies to exec, load) |") in md
     assert "**1 of 3 SLOs failed, 1 not applicable on sim.**" in md
     prom = (tmp_path / "metrics.prom").read_text()
