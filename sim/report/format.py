@@ -12,12 +12,13 @@ import math
 from sim.units import format_duration
 
 __all__ = ["format_value", "format_seconds", "format_rate", "verdict_label", "verdict_line",
-           "applies_to", "measured_cell",
-           "dependency_cell", "NOT_MEASURED", "NEVER", "NO_FAULT"]
+           "applies_to", "measured_cell", "dependency_cell", "NOT_MEASURED", "NEVER", "NO_FAULT",
+           "NOT_DRAINED"]
 
 NOT_MEASURED = "not measured"
 NEVER = "never"
 NO_FAULT = "no fault"
+NOT_DRAINED = "never (in run)"
 
 
 def format_seconds(seconds: float) -> str:
@@ -120,7 +121,10 @@ def verdict_line(verdicts, engine: str | None = None) -> str:
 
 def dependency_cell(values: dict, key: str, kind: str, faults: list) -> str:
     """One dependency metric for a table; a drain time in a run without faults is "no fault"
-    (nothing to drain from), not the alarming "not measured"."""
+    (nothing to drain from), not the alarming "not measured"; one that is +inf (not clean by
+    the end of the run) is "never (in run)"."""
     if key == "time_to_drain" and not faults:
         return NO_FAULT
+    if key == "time_to_drain" and values.get(key) == math.inf:
+        return NOT_DRAINED  # +inf: still not clean when the run ended, not "forever"
     return format_value(values.get(key), kind)

@@ -73,6 +73,12 @@ def test_retry_storm_stays_overloaded_with_fixed_retries_and_recovers_with_jitte
     fixed, _ = metrics_of("retry-storm", "run.horizon=10m")
     assert fixed["dependencies.config.metastable"] == 1.0
     assert fixed["dependencies.config.retry_amplification"] > 10
+    # Still throttling at the end, minutes after the slow disk recovered: the drain time is
+    # "never" within the run, a measurement, so the scenario's drain SLO fails as a fail.
+    assert fixed["dependencies.config.time_to_drain"] == math.inf
+    storm = load_scenario(SCENARIOS / "retry-storm.yaml")
+    (drain_slo,) = [slo for slo in storm.slos if slo.metric.endswith("time_to_drain")]
+    assert evaluate_slos([drain_slo], fixed, engine="sim")[0].verdict == "fail"
     jitter, _ = metrics_of("retry-storm-jitter", "run.horizon=12m")
     assert jitter["dependencies.config.metastable"] == 0.0
     assert jitter["dependencies.config.time_to_drain"] < 300
