@@ -139,7 +139,8 @@ class SLO(BaseModel):
         for computed in ("threshold", "text"):
             mapping.get("properties", {}).pop(computed, None)
         text = {"type": "string", "pattern": _TEXT.pattern,
-                "description": "METRIC OP VALUE, e.g. 'time_to_ready.p95 <= 60s'."}
+                "description": "METRIC OP VALUE [on ENGINE, ...], e.g. "
+                "'time_to_ready.p95 <= 60s' or 'secret_exposure_events <= 0 on exec'."}
         return {"anyOf": [text, ref]}
 
     @model_validator(mode="before")
@@ -198,7 +199,10 @@ class SLO(BaseModel):
         object.__setattr__(self, "threshold", threshold)
         if not self.text:
             scope = f" on {', '.join(self.engines)}" if self.engines else ""
-            object.__setattr__(self, "text", f"{self.metric} {self.op} {self.value}{scope}")
+            value = self.value  # `value: 0` arrives as 0.0: show it as written
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            object.__setattr__(self, "text", f"{self.metric} {self.op} {value}{scope}")
         return self
 
     def applies_to(self, engine: str | None) -> bool:
