@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 from array import array
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -125,17 +126,23 @@ class AttemptTable:
     def read_csv(cls, path: Path) -> "AttemptTable":
         """The table ``write_csv`` wrote, exactly (floats are written with ``repr``).
 
-        Column-wise: the rows are read once, transposed, and each column converted with one
-        ``map`` into its typed array (about 10x faster than appending row by row, which took
-        seconds for a storm's 48k attempts when ``bootstorm report`` re-read a run folder).
+        Column-wise: the cells are read once, each column sliced out and converted with one
+        ``map`` into its typed array, instead of one ``append`` per row (what ``bootstorm
+        report`` pays to re-read a run folder: a storm has 48k attempts).
         """
         with open(path, newline="") as fh:
             reader = csv.reader(fh)
             header = next(reader)
-            rows = list(reader)
+            # One flat list of cells, then every column is a strided slice (C speed); faster
+            # than zip(*rows) over 48k row lists.
+            cells = list(chain.from_iterable(reader))
+        width = len(header)
+        if len(cells) % width:
+            raise ValueError(f"{path}: {len(cells)} cells do not fill rows of {width} columns")
         steps = [h[len("retries_") :] for h in header if h.startswith("retries_")]
         table = cls(steps)
-        columns = dict(zip(header, zip(*rows))) if rows else {h: () for h in header}
+        columns = {h: cells[k::width] for k, h in enumerate(header)}
+        rows = len(cells) // width
         for name in _FLOAT_COLUMNS:
             table._floats[name] = _floats(columns[name])
         for name in _INT_COLUMNS:

@@ -70,3 +70,13 @@ def test_read_csv_rejects_an_unknown_outcome(tmp_path):
                     .replace(",hung,", ",booted,").replace(",unfinished,", ",booted,"))
     with pytest.raises(ValueError, match="booted"):
         AttemptTable.read_csv(path)
+
+
+def test_read_csv_rejects_a_truncated_file_instead_of_shifting_columns(tmp_path):
+    table = _random_table(random.Random(2), 5, ["a", "b"])
+    path = tmp_path / "attempts.csv"
+    table.write_csv(path)
+    text = path.read_text()
+    path.write_text(text[: text.rstrip("\n").rfind(",")] + "\n")  # the last row lost a cell
+    with pytest.raises(ValueError, match="do not fill rows of 20 columns"):
+        AttemptTable.read_csv(path)
