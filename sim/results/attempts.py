@@ -143,19 +143,20 @@ class AttemptTable:
         table = cls(steps)
         columns = {h: cells[k::width] for k, h in enumerate(header)}
         rows = len(cells) // width
+        # Extend the new table's own arrays (never replace them): append() may hold references.
         for name in _FLOAT_COLUMNS:
-            table._floats[name] = _floats(columns[name])
+            table._floats[name].extend(_floats(columns[name]))
         for name in _INT_COLUMNS:
-            table._ints[name] = array("q", map(int, columns[name]))
+            table._ints[name].extend(array("q", map(int, columns[name])))
         for name in ("outcome", "error_class", "failed_step", "findings"):
-            setattr(table, name, list(columns[name]))
+            getattr(table, name).extend(columns[name])
         bad = set(table.outcome) - set(OUTCOMES)
         if bad:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {sorted(bad)[0]!r}")
         if steps and rows:  # row-major, as append() lays it out: row 0's steps, then row 1's
             per_step = [np.frombuffer(array("q", map(int, columns[f"retries_{s}"])), np.int64)
                         for s in steps]
-            table._step_retries = array("q", np.column_stack(per_step).tobytes())
+            table._step_retries.frombytes(np.column_stack(per_step).tobytes())
         return table
 
 

@@ -56,6 +56,9 @@ def test_read_csv_gives_back_exactly_what_write_csv_wrote(tmp_path, steps, n):
                 outcome="ready", step_retries=[1] * len(steps))
     assert len(back) == n + 1 and back.column("instance")[-1] == 9
     assert back.step_retries()[-1].tolist() == [1] * len(steps)
+    for name in _FLOAT_COLUMNS + _INT_COLUMNS:  # every column grew, marks included
+        assert len(back.column(name)) == n + 1, name
+    assert math.isnan(back.column("mark_ready")[-1])
     # Written again, the file is the same byte for byte.
     back2 = AttemptTable.read_csv(path)
     back2.write_csv(tmp_path / "again.csv")
