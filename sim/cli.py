@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Validate SCENARIO, run it, write raw results and a report "
                        "to results/<run-id>/, print a summary. Exits 1 when an SLO fails (an "
                        "SLO whose metric the run could not measure fails too, unless "
-                       "--allow-unmeasured), so it can gate CI.")
+                       "--allow-unmeasured), so it can gate CI. An SLO scoped to other engines "
+                       "('... on exec') is not applicable: neither a pass nor a fail.")
     r.add_argument("scenario", help="scenario YAML file")
     r.add_argument("--engine", default=None,
                    help="engine to run on (default: the scenario's run.engine, normally sim)")
@@ -78,12 +79,13 @@ def _parser() -> argparse.ArgumentParser:
                    "\"folder\": the run folder's path)")
     r.add_argument("--allow-unmeasured", action="store_true",
                    help="let an SLO whose metric this run could not measure pass (e.g. "
-                   "secret_exposure_events on the sim engine); it is still reported as not "
-                   "measured. Default: it fails")
+                   "secret_exposure_events on the sim engine, when the SLO is not scoped "
+                   "'on exec'); it is still reported as not measured. Default: it fails")
 
     v = sub.add_parser("validate", help="check scenario files without running them",
                        description="Validate each FILE completely; report every problem with "
-                       "file, line, field path, what was expected and what was given.")
+                       "file, line, field path, what was expected and what was given. Warns "
+                       "(exit 0) about an SLO scoped to engines that cannot measure it.")
     v.add_argument("files", nargs="+", metavar="FILE")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
 
@@ -260,6 +262,7 @@ def _print_plan(p) -> None:
 
 def _cmd_validate(args) -> int:
     from sim.scenario import load_scenario
+    from sim.scenario.slos import slo_warnings
 
     status = EXIT_OK
     for f in args.files:
@@ -271,6 +274,8 @@ def _cmd_validate(args) -> int:
             continue
         print(f"{f}: ok ({s.name}: {s.fleet.size:,} instances, {len(s.bootstrap.steps)} steps, "
               f"{len(s.dependencies)} dependencies, {len(s.faults)} faults, {len(s.slos)} SLOs)")
+        for warning in slo_warnings(s.slos):  # valid, but an SLO that cannot do what it says
+            print(f"{f}: warning: {warning}", file=sys.stderr)
     return status
 
 

@@ -63,8 +63,11 @@ Dependency metrics (``dependencies.<name>.<metric>``, names as in ``DEPENDENCY_M
         An interval is clean when throttled +
         failed + timed_out + rejected is 0 and offered <= 1.1 x needed. Time to drain = start
         of the first interval from which every interval to the end of the run is clean, minus
-        the last fault's end; 0 when clean right away. NaN with no fault, with a fault that outlasted the run, or
-        when the run's last interval is not clean (it never drained).
+        the last fault's end; 0 when clean right away. +inf ("never", within the run) when the
+        run's last interval is still not clean though the run watched at least one whole
+        interval after the fault (a measurement: an SLO ``time_to_drain <= X`` fails). NaN (not
+        measured) with no fault, with a fault that never ended or outlasted the run, or that
+        ended in the run's last interval.
     ``metastable``
         1.0 when the dependency stayed overloaded after its trigger went away, else 0.0.
         The tail is every interval starting at or after last fault end + 30 s grace; it needs
@@ -90,15 +93,16 @@ Validity warnings
     harness limit, so there is no such warning.
 
 SLO verdicts
-    ``evaluate_slos(slos, metrics, allow_unmeasured=False)``: one ``Verdict`` per SLO, ``pass``,
-    ``fail`` or ``unmeasured`` (missing or NaN); unmeasured fails unless allowed.
+    ``evaluate_slos(slos, metrics, engine=None, allow_unmeasured=False)``: one ``Verdict`` per
+    SLO, ``pass``, ``fail``, ``unmeasured`` (missing or NaN; fails unless allowed) or
+    ``not_applicable`` (scoped to other engines than ``engine``: neither passes nor fails).
 """
 
 from .attempts import attempt_metrics, initial_metric_gap, time_to_ready
 from .dependencies import dependency_metrics, is_metastable, last_fault_end, time_to_drain
 from .phases import Phase, phase_breakdown
 from .summary import Summary, compute_metrics, summarize, validity_warnings
-from .verdicts import FAIL, PASS, UNMEASURED, Verdict, evaluate_slos, parse_slos
+from .verdicts import FAIL, NOT_APPLICABLE, PASS, UNMEASURED, Verdict, evaluate_slos, parse_slos
 
 __all__ = [
     "Summary",
@@ -109,6 +113,7 @@ __all__ = [
     "PASS",
     "FAIL",
     "UNMEASURED",
+    "NOT_APPLICABLE",
     "evaluate_slos",
     "parse_slos",
     "Phase",

@@ -83,8 +83,14 @@ def time_to_drain(series: DependencySeries, fault_end: float) -> float:
 
     Clean interval: throttled + failed + timed_out + rejected == 0 and offered <= 1.1 x needed.
     The drain time is the start of the first interval from which every interval is clean, minus
-    ``fault_end`` (0 when clean right away). NaN when there was no fault, when the fault outlasted
-    the series, or when the last interval is still not clean (never drained).
+    ``fault_end`` (0 when clean right away).
+
+    +inf ("never", within the run) when the run's last interval is still not clean although the
+    run watched the dependency for at least one whole interval after the fault ended: a
+    measurement (the drain took longer than the run left it), so ``time_to_drain <= X`` fails as
+    a fail, not as unmeasured. NaN (not measured) when there was no fault, when the fault never
+    ended or outlasted the series, or when it ended inside the series' last interval (nothing
+    was watched after it: the run, not the dependency, ran out).
     """
     if not math.isfinite(fault_end):
         return math.nan
@@ -98,7 +104,8 @@ def time_to_drain(series: DependencySeries, fault_end: float) -> float:
         return 0.0
     last_dirty = int(np.flatnonzero(dirty)[-1])
     if first + last_dirty == series.n - 1:
-        return math.nan
+        watched = series.n - int(math.ceil(fault_end / series.interval))  # whole intervals after
+        return math.inf if watched >= 1 else math.nan
     return max(0.0, (first + last_dirty + 1) * series.interval - fault_end)
 
 

@@ -26,7 +26,7 @@ from .dependencies import (
     metastability_tail,
 )
 from .phases import Phase, phase_breakdown
-from .verdicts import UNMEASURED, Verdict, evaluate_slos, parse_slos
+from .verdicts import NOT_APPLICABLE, UNMEASURED, Verdict, evaluate_slos, parse_slos
 
 __all__ = ["Summary", "summarize", "compute_metrics", "to_scenario_clock", "validity_warnings",
            "CAPACITY_WARNING_SHARE"]
@@ -66,6 +66,11 @@ class Summary:
     def unmeasured(self) -> list[Verdict]:
         """The SLOs whose metric the run could not measure."""
         return [v for v in self.verdicts if v.verdict == UNMEASURED]
+
+    @property
+    def not_applicable(self) -> list[Verdict]:
+        """The SLOs scoped to other engines than this run's: neither passed nor failed."""
+        return [v for v in self.verdicts if v.verdict == NOT_APPLICABLE]
 
     def dependency(self, name: str) -> dict[str, float]:
         """The metrics of one dependency under their short names (``peak_offered_rps``, ...)."""
@@ -216,7 +221,7 @@ def summarize(run: Run, grace: float = METASTABLE_GRACE, *,
     table = run.attempts
     metrics = compute_metrics(run, grace)
     verdicts = evaluate_slos(parse_slos(run.scenario.get("slos", [])), metrics,
-                             allow_unmeasured=allow_unmeasured)
+                             engine=run.meta.engine, allow_unmeasured=allow_unmeasured)
     return Summary(
         instances=instance_count(table),
         attempts=len(table),

@@ -8,8 +8,8 @@ from rich.table import Table
 from sim.metrics import Summary
 from sim.scenario.slos import DEPENDENCY_METRICS
 
-from .format import (dependency_cell, format_seconds, format_value, verdict_label,
-                     verdict_line)
+from .format import (dependency_cell, format_seconds, format_value, measured_cell,
+                     verdict_label, verdict_line)
 
 __all__ = ["render_console"]
 
@@ -49,8 +49,9 @@ def _slos(s: Summary) -> Table:
     table.add_column("result", justify="center")
     for v in s.verdicts:
         label = verdict_label(v)
-        color = "green" if v.verdict == "pass" else "yellow" if v.passed else "red"
-        table.add_row(v.slo, format_value(v.measured, v.kind), f"[bold {color}]{label}[/]")
+        color = ("green" if v.verdict == "pass" else "dim" if v.verdict == "not_applicable"
+                 else "yellow" if v.passed else "red")
+        table.add_row(v.slo, measured_cell(v), f"[bold {color}]{label}[/]")
     return table
 
 
@@ -83,4 +84,5 @@ def render_console(summary: Summary, console: Console) -> None:
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     if summary.verdicts:
         color = "green" if summary.slos_passed else "red"
-        console.print(f"[bold {color}]{verdict_line(summary.verdicts)}[/]")
+        line = verdict_line(summary.verdicts, summary.meta.get("engine"))
+        console.print(f"[bold {color}]{line}[/]")

@@ -12,11 +12,13 @@ import math
 from sim.units import format_duration
 
 __all__ = ["format_value", "format_seconds", "format_rate", "verdict_label", "verdict_line",
-           "dependency_cell", "NOT_MEASURED", "NEVER", "NO_FAULT"]
+           "applies_to", "measured_cell", "dependency_cell", "NOT_MEASURED", "NEVER", "NO_FAULT",
+           "NOT_DRAINED"]
 
 NOT_MEASURED = "not measured"
 NEVER = "never"
 NO_FAULT = "no fault"
+NOT_DRAINED = "never (in run)"
 
 
 def format_seconds(seconds: float) -> str:
@@ -74,30 +76,55 @@ def format_value(value: float | None, kind: str) -> str:
     return _number(value)
 
 
+def applies_to(verdict) -> str:
+    """``applies to exec, load``: why a scoped SLO was not judged on this run's engine."""
+    return f"applies to {', '.join(verdict.engines)}"
+
+
+def measured_cell(verdict) -> str:
+    """The SLO's measured value; ``-`` for a not applicable SLO this engine did not measure
+    (its "not measured" would read as a problem, and there is none)."""
+    if verdict.verdict == "not_applicable" and verdict.measured != verdict.measured:
+        return "-"
+    return format_value(verdict.measured, verdict.kind)
+
+
 def verdict_label(verdict) -> str:
-    """An SLO's result in words: ``pass``, ``FAIL``, ``FAIL: not measured`` or, when the run
-    allowed unmeasured SLOs, ``not measured (allowed)``."""
+    """An SLO's result in words: ``pass``, ``FAIL``, ``FAIL: not measured``, ``not applicable
+    (applies to exec)`` or, when the run allowed unmeasured SLOs, ``not measured (allowed)``."""
+    if verdict.verdict == "not_applicable":
+        return f"not applicable ({applies_to(verdict)})"
     if verdict.verdict == "unmeasured":
         return "not measured (allowed)" if verdict.passed else "FAIL: not measured"
     return "pass" if verdict.passed else "FAIL"
 
 
-def verdict_line(verdicts) -> str:
-    """``2 of 5 SLOs failed (1 not measured)``, ``all 3 SLOs passed``, ``No SLOs set``."""
+def verdict_line(verdicts, engine: str | None = None) -> str:
+    """``2 of 5 SLOs failed (1 not measured)``, ``all 3 SLOs passed``, ``No SLOs set``; SLOs
+    scoped to other engines are counted apart: ``1 of 5 SLOs failed, 1 not applicable on sim``,
+    ``4 of 5 SLOs passed, 1 not applicable on sim``."""
     if not verdicts:
         return "No SLOs set"
     failed = sum(not v.passed for v in verdicts)
     unmeasured = sum(v.verdict == "unmeasured" for v in verdicts)
+    skipped = sum(v.verdict == "not_applicable" for v in verdicts)
+    tail = f", {skipped} not applicable" + (f" on {engine}" if engine else "") if skipped else ""
     if failed:
         text = f"{failed} of {len(verdicts)} SLOs failed"
-        return text + (f" ({unmeasured} not measured)" if unmeasured else "")
-    text = f"all {len(verdicts)} SLOs passed"
-    return text + (f" ({unmeasured} not measured, allowed)" if unmeasured else "")
+        return text + (f" ({unmeasured} not measured)" if unmeasured else "") + tail
+    if skipped:
+        text = f"{len(verdicts) - skipped} of {len(verdicts)} SLOs passed"
+    else:
+        text = f"all {len(verdicts)} SLOs passed"
+    return text + (f" ({unmeasured} not measured, allowed)" if unmeasured else "") + tail
 
 
 def dependency_cell(values: dict, key: str, kind: str, faults: list) -> str:
     """One dependency metric for a table; a drain time in a run without faults is "no fault"
-    (nothing to drain from), not the alarming "not measured"."""
+    (nothing to drain from), not the alarming "not measured"; one that is +inf (not clean by
+    the end of the run) is "never (in run)"."""
     if key == "time_to_drain" and not faults:
         return NO_FAULT
+    if key == "time_to_drain" and values.get(key) == math.inf:
+        return NOT_DRAINED  # +inf: still not clean when the run ended, not "forever"
     return format_value(values.get(key), kind)

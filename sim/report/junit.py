@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from sim.metrics import Summary, Verdict
 
-from .format import NOT_MEASURED, format_value
+from .format import NOT_MEASURED, applies_to, format_value
 
 __all__ = ["render_junit"]
 
@@ -25,7 +25,8 @@ def render_junit(summary: Summary) -> str:
     meta = summary.meta
     suite_name = f"bootstorm.{meta.get('scenario_name') or 'scenario'}"
     failures = sum(not v.passed for v in summary.verdicts)
-    skipped = sum(v.passed and v.verdict == "unmeasured" for v in summary.verdicts)
+    skipped = sum(v.passed and v.verdict in ("unmeasured", "not_applicable")
+                  for v in summary.verdicts)
     suites = ET.Element("testsuites", name="bootstorm", tests=str(len(summary.verdicts)),
                         failures=str(failures), errors="0", skipped=str(skipped))
     suite = ET.SubElement(suites, "testsuite", name=suite_name, tests=str(len(summary.verdicts)),
@@ -50,6 +51,8 @@ def render_junit(summary: Summary) -> str:
                 f"SLO: {v.slo}\nmetric: {v.metric}\nmeasured: {measured}\n"
                 f"threshold: {v.op} {v.threshold!r} (base units)\n"
             )
+        elif v.verdict == "not_applicable":  # scoped to other engines: not judged on this one
+            ET.SubElement(case, "skipped", message=applies_to(v))
         elif v.verdict == "unmeasured":  # --allow-unmeasured: shown as skipped, not as passed
             ET.SubElement(case, "skipped", message=f"{v.metric} was not measured "
                           "(allowed by --allow-unmeasured)")

@@ -6,8 +6,8 @@ from sim.metrics import Summary
 from sim.metrics.dependencies import INSTANT_FAULTS
 from sim.scenario.slos import DEPENDENCY_METRICS, PERCENTILES
 
-from .format import (dependency_cell, format_seconds, format_value, verdict_label,
-                     verdict_line)
+from .format import (dependency_cell, format_seconds, format_value, measured_cell,
+                     verdict_label, verdict_line)
 
 __all__ = ["render_markdown", "DISTRIBUTIONS"]
 
@@ -59,7 +59,7 @@ def _headline(s: Summary) -> list[str]:
 def _slos(s: Summary) -> list[str]:
     if not s.verdicts:
         return ["The scenario sets no SLOs.", ""]
-    rows = [[v.slo, format_value(v.measured, v.kind), f"{v.op} {format_value(v.threshold, v.kind)}",
+    rows = [[v.slo, measured_cell(v), f"{v.op} {format_value(v.threshold, v.kind)}",
              verdict_label(v) if v.passed else f"**{verdict_label(v)}**"] for v in s.verdicts]
     return _table(["SLO", "measured", "threshold", "result"], rows, left=4)
 
@@ -127,7 +127,7 @@ def _clock_lines(meta: dict) -> list[str]:
 def render_markdown(summary: Summary, plots: list[str]) -> str:
     """The report text; ``plots`` are the PNG file names written next to it."""
     s, meta = summary, summary.meta
-    line = verdict_line(s.verdicts)
+    line = verdict_line(s.verdicts, meta.get("engine"))
     line = line[0].upper() + line[1:] + "."
     verdict = line if s.slos_passed else f"**{line}**"
     out = [

@@ -58,7 +58,7 @@ def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
                ls=":", lw=1, label="success rate")
     ttr_slos = [v for v in summary.verdicts
                 if v.metric.startswith(("time_to_ready.", "time_to_ready_of_ready."))
-                and math.isfinite(v.threshold)]
+                and math.isfinite(v.threshold) and v.verdict != "not_applicable"]
     for v in ttr_slos:
         ax.axvline(v.threshold, color=PASS if v.passed else FAIL, ls="--", lw=1.3,
                    label=f"SLO {v.slo} ({'pass' if v.passed else 'FAIL'}, "

@@ -4,19 +4,26 @@ An SLO is written as one string, ``METRIC OP VALUE``, or as a mapping with ``met
 and ``value``. The value's unit must fit the metric: a percentage (or fraction) for rates and
 shares, a duration for times, a plain number for counts and per-second loads. Values are held
 in base units: fractions, seconds, counts, per second.
+
+An SLO may be scoped to engines: ``secret_exposure_events <= 0 on exec`` (one string, the
+engines after ``on``, comma-separated) or ``engines: [exec]`` in the mapping. On any other
+engine its verdict is "not applicable": it neither passes nor fails. Without a scope it applies
+on every engine.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sim.engines import ENGINES, unmeasured_metrics
 from sim.units import parse_duration
 
-__all__ = ["SLO", "METRICS", "DEPENDENCY_METRICS", "metric_kind", "PERCENTILES"]
+__all__ = ["SLO", "METRICS", "DEPENDENCY_METRICS", "metric_kind", "PERCENTILES", "slo_warnings"]
 
 PERCENTILES = ("p50", "p90", "p95", "p99", "p99.9", "max", "mean")
 
@@ -54,7 +61,9 @@ DEPENDENCY_METRICS: dict[str, str] = {
 }
 
 _OPS = ("<=", ">=", "<", ">", "==")
-_TEXT = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(<=|>=|==|<|>)\s*(.+?)\s*$")
+# METRIC OP VALUE [on ENGINE, ENGINE]; the value never holds a space followed by "on".
+_TEXT = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(<=|>=|==|<|>)\s*(.+?)"
+                   r"(?:\s+on\s+([A-Za-z0-9_\-]+(?:\s*,\s*[A-Za-z0-9_\-]+)*))?\s*$")
 
 
 def metric_kind(metric: str) -> str | None:
@@ -115,6 +124,9 @@ class SLO(BaseModel):
     # bool before pydantic can turn `value: false` into 0.0 (then "expected true or false").
     value: str | bool | float = Field(
         description="Threshold with its unit: 99.9%, 60s, 5000, false.")
+    engines: tuple[Literal["sim", "exec", "load"], ...] | None = Field(
+        None, description="Engines the SLO applies to (default: every engine). On another "
+        "engine its verdict is not_applicable: neither pass nor fail.")
     threshold: float = Field(0.0, description="(computed) threshold in base units.")
     text: str = Field("", description="(computed) the SLO as written.")
 
@@ -127,7 +139,8 @@ class SLO(BaseModel):
         for computed in ("threshold", "text"):
             mapping.get("properties", {}).pop(computed, None)
         text = {"type": "string", "pattern": _TEXT.pattern,
-                "description": "METRIC OP VALUE, e.g. 'time_to_ready.p95 <= 60s'."}
+                "description": "METRIC OP VALUE [on ENGINE, ...], e.g. "
+                "'time_to_ready.p95 <= 60s' or 'secret_exposure_events <= 0 on exec'."}
         return {"anyOf": [text, ref]}
 
     @model_validator(mode="before")
@@ -136,11 +149,39 @@ class SLO(BaseModel):
         if isinstance(data, str):
             m = _TEXT.match(data)
             if not m:
+                hint = ""
+                if data.strip() in ENGINES:  # [x <= 0 on exec, load]: YAML split at the comma
+                    hint = ("; an SLO scoped to several engines in a [...] list needs quotes: "
+                            "[\"secret_exposure_events <= 0 on exec, load\"]")
                 raise ValueError(
                     f"expected 'METRIC OP VALUE' like 'time_to_ready.p95 <= 60s', got {data!r}"
-                )
-            return {"metric": m.group(1), "op": m.group(2), "value": m.group(3), "text": data.strip()}
+                    + hint)
+            out = {"metric": m.group(1), "op": m.group(2), "value": m.group(3), "text": data.strip()}
+            if m.group(4):
+                out["engines"] = [e.strip() for e in m.group(4).split(",")]
+            return out
         return data
+
+    @field_validator("engines", mode="before")
+    @classmethod
+    def _engine_names(cls, value):
+        if value is None:
+            return None
+        if isinstance(value, str):  # engines: exec
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError(f"expected a list of engines from {', '.join(ENGINES)}, "
+                             f"got {value!r}")
+        names: list[str] = []
+        for name in value:
+            if name not in ENGINES:
+                close = difflib.get_close_matches(str(name), ENGINES, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"unknown engine {name!r}{hint} (expected one of: "
+                                 f"{', '.join(ENGINES)})")
+            if name not in names:
+                names.append(name)
+        return tuple(names)
 
     @model_validator(mode="after")
     def _check(self):
@@ -157,8 +198,16 @@ class SLO(BaseModel):
             raise ValueError(f"{self.metric}: {exc}") from None
         object.__setattr__(self, "threshold", threshold)
         if not self.text:
-            object.__setattr__(self, "text", f"{self.metric} {self.op} {self.value}")
+            scope = f" on {', '.join(self.engines)}" if self.engines else ""
+            value = self.value  # `value: 0` arrives as 0.0: show it as written
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            object.__setattr__(self, "text", f"{self.metric} {self.op} {value}{scope}")
         return self
+
+    def applies_to(self, engine: str | None) -> bool:
+        """Whether the SLO is judged on ``engine`` (None: an unknown engine, judge it)."""
+        return self.engines is None or engine is None or engine in self.engines
 
     def holds(self, measured: float) -> bool:
         """Whether ``measured`` (base units) meets the objective; NaN never does."""
@@ -169,3 +218,24 @@ class SLO(BaseModel):
             "<=": measured <= t, ">=": measured >= t, "<": measured < t, ">": measured > t,
             "==": measured == t,
         }[self.op]
+
+
+def slo_warnings(slos: list[SLO]) -> list[str]:
+    """What a scoped SLO cannot do: apply on an engine that does not measure its metric.
+
+    Not an error: the scenario is still valid, and an engine may learn to measure the metric.
+    Scoped only to engines that cannot measure it, the SLO can never pass; scoped to some, it
+    fails there as not measured.
+    """
+    out = []
+    for i, slo in enumerate(slos):
+        if not slo.engines:
+            continue
+        blind = [e for e in slo.engines if slo.metric in unmeasured_metrics(e)]
+        if blind and len(blind) == len(slo.engines):
+            out.append(f"slos.{i} ({slo.text}): applies only on {', '.join(blind)}, which cannot "
+                       f"measure {slo.metric}: it can never pass")
+        elif blind:
+            out.append(f"slos.{i} ({slo.text}): {', '.join(blind)} cannot measure {slo.metric}: "
+                       "there it fails as not measured")
+    return out

@@ -83,6 +83,25 @@ def test_validate_every_shipped_scenario(capsys):
     assert len(out.splitlines()) == len(files)
 
 
+def test_validate_warns_about_an_slo_scoped_to_engines_that_cannot_measure_it(capsys, good):
+    # Valid (exit 0), but it can never pass: only the exec engine finds exposed secrets.
+    slo = 'slos=["secret_exposure_events <= 0 on sim, load"]'  # quoted: a comma in [...]
+    code, out, err = run_cli(capsys, "validate", good, "--set", slo)
+    assert code == 0 and ": ok (" in out
+    assert ("warning: slos.0 (secret_exposure_events <= 0 on sim, load): applies only on sim, "
+            "load, which cannot measure secret_exposure_events: it can never pass") in err
+    code, _, err = run_cli(capsys, "validate", good, "--set",
+                           "slos=[{metric: secret_exposure_events, op: <=, value: 0, "
+                           "engines: [exec, sim]}]")
+    assert code == 0 and "sim cannot measure secret_exposure_events: there it fails as not " \
+        "measured" in err
+    code, out, _ = run_cli(capsys, "run", good, "--dry-run", "--set", slo)
+    assert code == 0 and "it can never pass" in out
+    code, _, err = run_cli(capsys, "validate", good, "--set",
+                           "slos=[secret_exposure_events <= 0 on exec]")
+    assert (code, err) == (0, "")
+
+
 def test_validate_with_set(capsys, good, bad):
     code, out, _ = run_cli(capsys, "validate", bad, "--set", "fleet.size=20")
     assert code == 0 and "20 instances" in out
@@ -165,7 +184,7 @@ def _passing(tmp_path) -> Path:
 def test_run_writes_a_complete_run_folder_and_exits_0_when_slos_pass(capsys, tmp_path):
     out_dir = tmp_path / "results"
     code, out, err = run_cli(capsys, "run", STORM, "--set", "fleet.size=200", "--out", out_dir,
-                             "--quiet", "--allow-unmeasured")
+                             "--quiet")
     assert code == 0, err
     (folder,) = run_folders(out_dir)
     assert folder.name.startswith("autoscale-storm-sim-seed42-")
@@ -174,11 +193,25 @@ def test_run_writes_a_complete_run_folder_and_exits_0_when_slos_pass(capsys, tmp
     assert sorted(folder.glob("*.png")), "plots are drawn unless --no-plots"
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["slos_passed"] is True
-    # secret_exposure_events: the sim engine cannot measure it; allowed, and still said so.
-    assert "all 5 SLOs passed (1 not measured, allowed)" in out
-    assert "not measured (allowed)" in out
+    # secret_exposure_events is scoped to the exec engine: not judged on sim, and said so.
+    assert "4 of 5 SLOs passed, 1 not applicable on sim" in out
+    assert "not applicable (applies to exec)" in out and "not measured (allowed)" not in out
+    assert [v["verdict"] for v in summary["verdicts"]][-1] == "not_applicable"
     assert f"report: {folder / 'report.md'}" in out
     assert (folder / "attempts.csv").read_text().count("\n") >= 201  # header + one per attempt
+
+
+def test_an_slo_scoped_to_another_engine_does_not_fail_the_run(capsys, tmp_path):
+    scenario = _passing(tmp_path)
+    slos = "slos=[secret_exposure_events <= 0 on exec, bootstrap_success_rate >= 50%]"
+    code, out, _ = run_cli(capsys, "run", scenario, "--no-plots", "--out", tmp_path / "a",
+                           "--set", slos)
+    assert code == 0
+    assert "1 of 2 SLOs passed, 1 not applicable on sim" in out
+    # Scoped to this engine and not measured here: it fails like any unmeasured SLO.
+    code, out, _ = run_cli(capsys, "run", scenario, "--no-plots", "--out", tmp_path / "b",
+                           "--set", "slos=[secret_exposure_events <= 0 on sim]")
+    assert code == 1 and "1 of 1 SLOs failed (1 not measured)" in out
 
 
 def test_an_slo_the_engine_cannot_measure_fails_unless_allowed(capsys, tmp_path):

@@ -65,6 +65,38 @@ def test_the_exec_engine_measures_secret_exposure():
     assert s.verdicts[0].verdict == "pass"
 
 
+def test_an_slo_scoped_to_other_engines_is_not_applicable_neither_pass_nor_fail():
+    scoped = slos("secret_exposure_events <= 0 on exec, load",
+                  {"metric": "bootstrap_retries.max", "op": "<=", "value": 1, "engines": ["sim"]})
+    metrics = {"secret_exposure_events": math.nan, "bootstrap_retries.max": 2.0}
+    on_sim = evaluate_slos(scoped, metrics, engine="sim")
+    assert [(v.verdict, v.passed) for v in on_sim] == [("not_applicable", True), ("fail", False)]
+    assert on_sim[0].engines == ("exec", "load") and on_sim[1].engines == ("sim",)
+    # Where it applies, an unmeasured metric still fails: scoping is not a way around that.
+    on_exec = evaluate_slos(scoped, metrics, engine="exec")
+    assert [(v.verdict, v.passed) for v in on_exec] == [("unmeasured", False),
+                                                        ("not_applicable", True)]
+    # A measured value on an engine the SLO does not apply to is still not judged.
+    (v,) = evaluate_slos(scoped[1:], {"bootstrap_retries.max": 0.0}, engine="exec")
+    assert v.verdict == "not_applicable" and v.measured == 0.0
+    # Without an engine (a caller that does not say), every SLO applies.
+    assert [v.verdict for v in evaluate_slos(scoped, metrics)] == ["unmeasured", "fail"]
+
+
+def test_a_scoped_secret_exposure_slo_does_not_fail_a_sim_run_but_judges_an_exec_run():
+    run = make_run()
+    run.scenario["slos"] = ["secret_exposure_events <= 0 on exec", "bootstrap_retries.max <= 100"]
+    s = summarize(run)
+    assert [v.verdict for v in s.verdicts] == ["not_applicable", "pass"]
+    assert s.slos_passed and s.not_applicable == s.verdicts[:1] and s.unmeasured == []
+    back = Summary.from_json(s.to_json())  # summary.json keeps the scope and the verdict
+    assert back.verdicts == s.verdicts and back.verdicts[0].engines == ("exec",)
+    assert json.loads(s.to_json())["verdicts"][0]["verdict"] == "not_applicable"
+    run = make_run("exec")
+    run.scenario["slos"] = ["secret_exposure_events <= 0 on exec"]
+    assert summarize(run).verdicts[0].verdict == "pass"
+
+
 def test_every_engine_declares_what_it_cannot_measure():
     from sim.engines import ENGINES, NOT_MEASURED
     from sim.scenario.slos import METRICS
@@ -235,7 +267,8 @@ def test_public_api_is_locked():
 
     assert sorted(sim.metrics.__all__) == sorted([
         "Summary", "summarize", "compute_metrics", "validity_warnings", "Verdict",
-        "evaluate_slos", "parse_slos", "PASS", "FAIL", "UNMEASURED", "Phase", "phase_breakdown", "attempt_metrics",
+        "evaluate_slos", "parse_slos", "PASS", "FAIL", "UNMEASURED", "NOT_APPLICABLE", "Phase",
+        "phase_breakdown", "attempt_metrics",
         "time_to_ready", "initial_metric_gap", "dependency_metrics", "time_to_drain",
         "is_metastable", "last_fault_end",
     ])

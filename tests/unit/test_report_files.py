@@ -127,6 +127,48 @@ def test_an_unmeasured_slo_shows_as_not_measured_in_every_output(tmp_path):
     assert "FAIL: not measured" in text and "1 of 2 SLOs failed (1 not measured)" in text
 
 
+def test_an_slo_scoped_to_other_engines_shows_as_not_applicable_in_every_output(tmp_path):
+    run = small_run(slos=["secret_exposure_events <= 0 on exec, load",
+                          "bootstrap_success_rate >= 99%", "bootstrap_retries.max <= 10"])
+    run.write(tmp_path)
+    summary = write_report(run, tmp_path, plots=False)
+    assert not summary.slos_passed  # the success rate failed; the scoped SLO counts for neither
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert [v["verdict"] for v in data["verdicts"]] == ["not_applicable", "fail", "pass"]
+    assert data["verdicts"][0]["engines"] == ["exec", "load"]
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    case = suite.findall("testcase")[0]
+    assert case.find("failure") is None
+    assert case.find("skipped").get("message") == "applies to exec, load"
+    md = (tmp_path / "report.md").read_text()
+    assert ("| secret_exposure_events <= 0 on exec, load | - | <= 0 | "
+            "not applicable (applies to exec, load) |") in md
+    assert "**1 of 3 SLOs failed, 1 not applicable on sim.**" in md
+    prom = (tmp_path / "metrics.prom").read_text()
+    label = 'slo="secret_exposure_events <= 0 on exec, load",metric="secret_exposure_events"'
+    assert f"bootstorm_slo_not_applicable{{{label}}} 1" in prom
+    assert f"bootstorm_slo_passed{{{label}}}" not in prom  # not a pass, not a fail
+    assert f"bootstorm_slo_unmeasured{{{label}}} 0" in prom
+    assert 'bootstorm_slo_passed{slo="bootstrap_retries.max <= 10"' in prom
+    console = Console(width=200, record=True, color_system=None)
+    render_console(summary, console)
+    text = console.export_text()
+    assert "not applicable (applies to exec, load)" in text
+    assert "1 of 3 SLOs failed, 1 not applicable on sim" in text
+
+
+def test_an_applicable_scoped_slo_is_judged_and_all_passing_says_how_many(tmp_path):
+    run = small_run(slos=["bootstrap_retries.max <= 10 on exec", "bootstrap_retries.max <= 10 on sim"])
+    run.write(tmp_path)
+    summary = write_report(run, tmp_path, plots=False)
+    assert summary.slos_passed
+    assert [v.verdict for v in summary.verdicts] == ["not_applicable", "pass"]
+    assert "1 of 2 SLOs passed, 1 not applicable on sim." in (tmp_path / "report.md").read_text()
+    again = report_from_folder(tmp_path, plots=False)  # re-read from the folder: same verdicts
+    assert [v.verdict for v in again.verdicts] == ["not_applicable", "pass"]
+
+
 def test_allow_unmeasured_passes_but_still_says_not_measured(tmp_path):
     run = small_run(slos=["secret_exposure_events <= 0"])
     run.write(tmp_path)

@@ -48,6 +48,9 @@ def test_a_drain_time_without_faults_is_no_fault_not_unmeasured():
     assert dependency_cell({"time_to_drain": math.nan}, "time_to_drain", "duration", faults) \
         == "not measured"
     assert dependency_cell({"goodput": math.nan}, "goodput", "ratio", []) == "not measured"
+    # Still not clean when the run ended: "never" within the run, a measurement.
+    assert dependency_cell({"time_to_drain": math.inf}, "time_to_drain", "duration", faults) \
+        == "never (in run)"
 
 
 def test_format_rate():
