@@ -25,6 +25,8 @@ examples:
   bootstorm schema > bootstorm.schema.json
   bootstorm report results/<run-folder>
   bootstorm fakes up scenarios/secrets-partition.yaml
+  bootstorm run scenarios/secrets-partition.yaml --engine load --set load.instances=200
+  bootstorm calibrate scenarios/secrets-partition.yaml --set fleet.size=200 --fit
 """
 
 
@@ -67,6 +69,24 @@ def _parser() -> argparse.ArgumentParser:
                    help="validate and show the plan (launch rate, demand vs quotas) without running")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+    lg = r.add_argument_group(
+        "load engine (Locust)",
+        "--engine load runs a Locust master on 127.0.0.1 and N local workers. To add workers on "
+        "other machines: start the run with --remote-workers M --master-bind-host 0.0.0.0 "
+        "--master-port P, then on each machine `bootstorm run SCENARIO --engine load --worker "
+        "--master-host HOST --master-port P` (see docs/load-engine.md).")
+    lg.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="local Locust worker processes (default: load.workers, else one per core)")
+    lg.add_argument("--remote-workers", type=int, default=0, metavar="M",
+                    help="wait for M more workers started on other machines")
+    lg.add_argument("--master-bind-host", default="127.0.0.1", metavar="HOST",
+                    help="address the Locust master listens on (default 127.0.0.1)")
+    lg.add_argument("--master-port", type=int, default=None, metavar="P",
+                    help="port the Locust master listens on (default: a free one)")
+    lg.add_argument("--worker", action="store_true",
+                    help="only run a Locust worker that joins the master at --master-host")
+    lg.add_argument("--master-host", default=None, metavar="HOST",
+                    help="with --worker: the machine the master runs on")
 
     v = sub.add_parser("validate", help="check scenario files without running them",
                        description="Validate each FILE completely; report every problem with "
@@ -131,6 +151,13 @@ def _cmd_run(args) -> int:
         )
     if args.seed is not None and args.seed < 0:
         raise InvalidArgument(f"--seed: expected an integer >= 0, got {args.seed}")
+    if args.worker:
+        return _run_worker(args)
+    for name in ("workers", "remote_workers"):
+        value = getattr(args, name)
+        if value is not None and value < (1 if name == "workers" else 0):
+            raise InvalidArgument(f"--{name.replace('_', '-')}: expected an integer >= "
+                                  f"{1 if name == 'workers' else 0}, got {value}")
     scenario = load_scenario(args.scenario, args.overrides)
     if args.bootstrap is not None:
         if not args.bootstrap.strip():
@@ -145,6 +172,7 @@ def _cmd_run(args) -> int:
         outcome = run_scenario(
             scenario, engine=args.engine, seed=args.seed, out_dir=args.out,
             plots=not args.no_plots, progress=progress, scenario_file=args.scenario,
+            **_load_options(args, engine),
         )
     summary = outcome.summary
     if args.json:
@@ -160,6 +188,29 @@ def _cmd_run(args) -> int:
         print(f"interrupted: partial result in {outcome.folder}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK if summary.slos_passed else EXIT_SLO_FAILED
+
+
+def _load_options(args, engine: str) -> dict:
+    if engine != "load":
+        return {}
+    return {"workers": args.workers, "remote_workers": args.remote_workers,
+            "master_bind_host": args.master_bind_host, "master_port": args.master_port}
+
+
+def _run_worker(args) -> int:
+    """A Locust worker for a load run mastered elsewhere; the job comes from the master."""
+    import os
+    import subprocess
+
+    from sim.engines.load import locust_command
+    from sim.errors import InvalidArgument
+
+    if not args.master_host:
+        raise InvalidArgument("--worker: give --master-host HOST (the machine running the master)")
+    cmd = locust_command("--worker", "--master-host", args.master_host,
+                         *(["--master-port", str(args.master_port)] if args.master_port else []))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.call(cmd, env=env)
 
 
 class _progress:

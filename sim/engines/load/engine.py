@@ -116,6 +116,7 @@ class LoadEngine:
                 if op.quota is not None:
                     stack.gate.set_quota(name, op.quota.rate, op.quota.capacity, operation=op_name)
         job = self.plan.job(self.scenario, self.seed, _dependency_urls(stack), stack.config)
+        job["workers"] = self.plan.workers + self.remote_workers  # instance i: worker i % workers
         ids = [instance_id(i, a) for i in range(self.plan.size) for a in range(1, job["max_attempts"] + 1)]
         for k in range(0, len(ids), 2000):
             stack.imds.add_instances([{"instance_id": iid, "role": stack.config.role_name}

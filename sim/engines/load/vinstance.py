@@ -271,8 +271,13 @@ class BootAttempt:
             ctx.locust_event(op.key, time.perf_counter() - started, "Timeout")
         else:
             status = resp.status_code or 0
-            if status == 0:  # no HTTP answer: refused, reset, or closed
-                code, kind = "ConnectionReset", "connection"
+            if status == 0:  # no HTTP answer: our timeout (geventhttpclient may wrap it), or reset
+                error = getattr(resp, "error", None)
+                if isinstance(error, (gevent.Timeout, TimeoutError)) or (
+                        time.perf_counter() - started >= timeout * 0.999):
+                    code, kind = "Timeout", "timed_out"
+                else:
+                    code, kind = "ConnectionReset", "connection"
                 _close(self.sessions.pop(dep_name))
             else:
                 answer = read_answer(dep_name, status, resp.headers, body)
