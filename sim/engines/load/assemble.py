@@ -151,6 +151,8 @@ def assemble(engine, stack, status: dict, fault_records: list[dict], started: st
     run = Run(meta, table, series, windows, scenario.model_dump(mode="json", by_alias=True))
     # Locust's own report (rounded buckets, for people used to it) goes beside the Run.
     run.attachments = {f"locust/{p.name}": p.read_bytes() for p in sorted(engine.tmp.glob("locust*"))}
+    run.load_status = dict(status)  # the master's account: end reason, worker CPU (benchmarks)
+    run.load_calls = len(calls)
     return run
 
 

@@ -23,6 +23,7 @@ import bisect
 import json
 import os
 import random
+import resource
 import time
 
 import gevent
@@ -145,9 +146,15 @@ def _flusher(ctx: WorkerContext) -> None:
         ctx.recorder.flush()
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _on_start(environment, msg, **kw):
     global _CTX
     _CTX = WorkerContext(environment, msg.data["job"], msg.data["t0"])
+    _CTX.cpu0 = _cpu_seconds()  # the run's own CPU, without Locust's start-up
     gevent.spawn(_flusher, _CTX)
     _READY.set()
 
@@ -155,7 +162,9 @@ def _on_start(environment, msg, **kw):
 def _on_stop(environment, msg, **kw):
     if _CTX is not None:
         _CTX.stop(msg.data["end"])
-    environment.runner.send_message("bootstorm_flushed", {"worker": _CTX.index if _CTX else -1})
+    environment.runner.send_message("bootstorm_flushed", {
+        "worker": _CTX.index if _CTX else -1,
+        "cpu_seconds": _cpu_seconds() - _CTX.cpu0 if _CTX else None})
 
 
 class VirtualInstance(User):
@@ -183,6 +192,7 @@ class MasterState:
         self.records = open(os.path.join(folder, "records.jsonl"), "w")
         self.finished = 0
         self.flushed: set = set()
+        self.worker_cpu: dict = {}
         self.cpu_max = 0.0
         self.ending = False
 
@@ -196,6 +206,7 @@ class MasterState:
 
     def on_flushed(self, environment, msg, **kw):
         self.flushed.add(msg.data["worker"])
+        self.worker_cpu[str(msg.data["worker"])] = msg.data.get("cpu_seconds")
 
     def start(self):
         self.t0 = time.time() + START_LEAD
@@ -225,6 +236,7 @@ class MasterState:
         self.records.close()
         self._status({"t0": self.t0, "end": end, "reason": reason, "finished": self.finished,
                       "worker_cpu_max_percent": self.cpu_max, "workers_flushed": len(self.flushed),
+                      "worker_cpu_seconds": self.worker_cpu,
                       "workers": job["workers"]})
         runner.quit()
 
