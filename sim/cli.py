@@ -102,6 +102,30 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("folder")
     rep.add_argument("--no-plots", action="store_true")
 
+    c = sub.add_parser(
+        "calibrate", help="run a scenario on the sim and on the real fakes (load engine), compare",
+        description="Run SCENARIO on the load engine (Locust virtual instances against the real "
+        "fakes: the reference) and on the sim engine with the same seed, then report side by "
+        "side: time to ready p50/p95/p99, success rate, calls, throttles and retry amplification "
+        "per dependency, the relative error of each, the two-sample KS distance of the time-to-"
+        "ready distributions, and one CDF plot. Use a small fleet (--set fleet.size=200). "
+        "--fit first measures the fakes' service times and capacities and runs the sim on a "
+        "calibrated copy of the scenario (written beside the report), so the calibrated sim "
+        "can then be scaled to 100k instances.")
+    c.add_argument("scenario", help="scenario YAML file")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a scenario field, e.g. fleet.size=200 (repeatable)")
+    c.add_argument("--seed", type=int, default=None, help="override run.seed (both engines)")
+    c.add_argument("--fit", action="store_true",
+                   help="measure the fakes first and run the sim on the calibrated scenario")
+    c.add_argument("--exec", dest="exec_engine", action="store_true",
+                   help="also run the exec engine (the scenario's real bootstrap script)")
+    c.add_argument("--time-scale", type=float, default=None, metavar="X",
+                   help="compress the scenario's clock by X for every engine (default: load.time_scale)")
+    c.add_argument("--workers", type=int, default=None, metavar="N", help="local Locust workers")
+    c.add_argument("--out", default="results", help="folder for the calibration folder (default: results)")
+    c.add_argument("--no-plots", action="store_true", help="skip each run's own plots (the CDF is always drawn)")
+
     # Listed here for --help; `main` hands everything after `fakes` to fakes.stack.cli.
     sub.add_parser("fakes", help="start or stop the real fakes: fakes up [SCENARIO] | fakes down "
                    "| fakes toxiproxy (see `bootstorm fakes --help`)", add_help=False)
@@ -314,8 +338,31 @@ def _cmd_report(args) -> int:
     return EXIT_OK if summary.slos_passed else EXIT_SLO_FAILED
 
 
+def _cmd_calibrate(args) -> int:
+    from sim.calibrate import calibrate
+    from sim.errors import InvalidArgument
+    from sim.scenario import load_scenario
+
+    if args.seed is not None and args.seed < 0:
+        raise InvalidArgument(f"--seed: expected an integer >= 0, got {args.seed}")
+    if args.time_scale is not None and not 0 < args.time_scale <= 1000:
+        raise InvalidArgument(f"--time-scale: expected a number in (0, 1000], got {args.time_scale}")
+    if args.workers is not None and args.workers < 1:
+        raise InvalidArgument(f"--workers: expected an integer >= 1, got {args.workers}")
+    scenario = load_scenario(args.scenario, args.overrides)
+    scale = args.time_scale if args.time_scale is not None else scenario.load.time_scale
+    outcome = calibrate(scenario, seed=args.seed, fit=args.fit, exec_engine=args.exec_engine,
+                        time_scale=scale, workers=args.workers, out_dir=args.out,
+                        scenario_file=args.scenario, plots=not args.no_plots,
+                        log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    report = outcome.folder / "calibration.md"
+    print(report.read_text())
+    print(f"report: {report}")
+    return EXIT_OK
+
+
 _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "schema": _cmd_schema,
-             "report": _cmd_report}
+             "report": _cmd_report, "calibrate": _cmd_calibrate}
 
 if __name__ == "__main__":
     sys.exit(main())

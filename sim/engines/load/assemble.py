@@ -153,6 +153,7 @@ def assemble(engine, stack, status: dict, fault_records: list[dict], started: st
     run.attachments = {f"locust/{p.name}": p.read_bytes() for p in sorted(engine.tmp.glob("locust*"))}
     run.load_status = dict(status)  # the master's account: end reason, worker CPU (benchmarks)
     run.load_calls = len(calls)
+    run.load_call_records = calls  # raw per-call samples (calibration fits service times on them)
     return run
 
 
