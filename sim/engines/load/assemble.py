@@ -23,7 +23,7 @@ from collections import defaultdict
 
 from sim.results import AttemptTable, DependencySeries, FaultWindow, Run, RunMeta, latency_bin
 
-__all__ = ["assemble", "read_records", "build_series", "WORKER_CPU"]
+__all__ = ["assemble", "read_records", "build_series", "load_warnings", "WORKER_CPU"]
 
 WORKER_CPU = 90.0  # percent of one core: above it a worker's own pacing may lag
 _COUNT = {"served": "served", "throttled": "throttled", "failed": "failed", "timed_out": "timed_out",
@@ -88,7 +88,6 @@ def build_series(calls, names, interval: float, horizon: float, capacity: dict) 
 
 
 def assemble(engine, stack, status: dict, fault_records: list[dict], started: str, wall: float) -> Run:
-    from sim.engines.exec.validity import peak_rates, validity_warnings
     from sim.engines.sim.engine import _versions
     from sim.engines.sim.compiled import compile_scenario
     from sim.scenario.loader import scenario_hash
@@ -121,24 +120,12 @@ def assemble(engine, stack, status: dict, fault_records: list[dict], started: st
                            end if r["lifted_at"] is None else min(r["lifted_at"], end),
                            {"error": r["error"], "notes": r["notes"]} if r["error"] or r["notes"] else {})
                for r in fault_records if r["applied_at"] is not None]
-    by_fake = [{"t": c[1], "fake": _FAKE_OF.get(c[3], c[3])} for c in calls]
-    fake_load = peak_rates(by_fake, key="fake") if by_fake else {}
-    if "gate" in fake_load:  # what the gate forwards, moto answers: its capacity is moto's
-        fake_load["moto"] = fake_load.pop("gate")
-    fake_capacity = {"moto": (capacity.get("moto") or {}).get("rps"),
-                     "imds": (capacity.get("imds") or {}).get("rps"),
-                     "sinks": (capacity.get("sinks") or {}).get("rps")}
-    warnings += validity_warnings(math.nan, wall, os.cpu_count() or 1, fake_load, fake_capacity,
-                                  os.getloadavg()[0])
-    cpu = float(status.get("worker_cpu_max_percent") or 0.0)
-    if cpu > WORKER_CPU:
-        warnings.append(f"a Locust worker reached {cpu:.0f}% CPU (above {WORKER_CPU:.0f}%): its "
-                        "virtual instances may have started and timed their calls late")
+    warnings += load_warnings(status, calls, capacity, wall, os.cpu_count() or 1, os.getloadavg()[0])
     lags = [a.get("lag", 0.0) for a in attempts if a["attempt"] == 1]
     lags.sort()
     if lags and lags[int(0.95 * (len(lags) - 1))] > 1.0:
-        warnings.append(f"load: instances started late: the p95 of the delay "
-                        "between an instance's launch time and its user waking for it is over 1 s; the workers could not keep the arrival pace")
+        warnings.append(f"load: instances started late (p95 {lags[int(0.95 * (len(lags) - 1))]:.1f} s "
+                        "between a launch time and its user waking): the workers could not keep pace")
     if status.get("reason") not in (None, "all instances done", "horizon"):
         warnings.append(f"load: the run ended early ({status.get('reason')}); what was recorded is kept")
     meta = RunMeta(
@@ -155,6 +142,26 @@ def assemble(engine, stack, status: dict, fault_records: list[dict], started: st
     run.load_calls = len(calls)
     run.load_call_records = calls  # raw per-call samples (calibration fits service times on them)
     return run
+
+
+def load_warnings(status: dict, calls: list, capacity: dict, wall: float, cores: int,
+                  machine_load: float | None) -> list[str]:
+    """The exec engine's validity checks on the load run's own calls, and Locust's worker CPU."""
+    from sim.engines.exec.validity import peak_rates, validity_warnings
+
+    by_fake = [{"t": c[1], "fake": _FAKE_OF.get(c[3], c[3])} for c in calls]
+    fake_load = peak_rates(by_fake, key="fake") if by_fake else {}
+    if "gate" in fake_load:  # what the gate forwards, moto answers: its capacity is moto's
+        fake_load["moto"] = fake_load.pop("gate")
+    fake_capacity = {"moto": (capacity.get("moto") or {}).get("rps"),
+                     "imds": (capacity.get("imds") or {}).get("rps"),
+                     "sinks": (capacity.get("sinks") or {}).get("rps")}
+    out = validity_warnings(math.nan, wall, cores, fake_load, fake_capacity, machine_load)
+    cpu = float(status.get("worker_cpu_max_percent") or 0.0)
+    if cpu > WORKER_CPU:
+        out.append(f"a Locust worker reached {cpu:.0f}% CPU (above {WORKER_CPU:.0f}%): its "
+                   "virtual instances may have started and timed their calls late")
+    return out
 
 
 def _f(value) -> float:
