@@ -89,7 +89,7 @@ def calibrate(scenario: Scenario, *, seed: int | None = None, fit: bool = False,
 
         title = f"{scenario.name}, {size} instances" + (", fitted" if fit else "")
         write_calibration(folder, comparison, title, notes + [
-            f"{name}: {w}" for name, run in runs.items() for w in run.meta.warnings],
+            w if w.startswith(f"{name}:") else f"{name}: {w}" for name, run in runs.items() for w in run.meta.warnings],
             fitted.parameters if fitted else None)
     return CalibrationOutcome(comparison, runs, folder, fitted, notes)
 

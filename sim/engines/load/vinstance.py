@@ -182,7 +182,7 @@ class BootAttempt:
             client = self.clients[key] = step.policy.new_client()
         return client
 
-    def _call(self, step, owner: int, refresh: bool = False) -> None:
+    def _call(self, step, owner: int) -> None:
         """A logical call with its retries; raises `_Failed` when the policy gives up."""
         ctx, model = self.ctx, self.model
         call = step.policy.begin(self._client(step), ctx.now())
@@ -190,7 +190,7 @@ class BootAttempt:
         made = 0
         try:
             while True:
-                if not refresh:
+                if step is not model.token_step:  # a credentials refresh may need a new token first
                     self._credentials_for(step, owner)
                 wait = call.before_attempt(ctx.now())
                 if wait.__class__ is GiveUp:
@@ -227,12 +227,12 @@ class BootAttempt:
         if not model.refresh:
             return
         if step.needs == NEEDS_TOKEN and model.token_step is not None and now >= self.token_exp:
-            self._call(model.token_step, owner, refresh=True)
+            self._call(model.token_step, owner)
         elif step.needs == NEEDS_CREDS and model.creds_step is not None:
             remaining = self.creds_exp - now
             if remaining <= model.advisory:
                 try:
-                    self._call(model.creds_step, owner, refresh=True)
+                    self._call(model.creds_step, owner)
                 except _Failed:
                     if remaining <= model.mandatory:
                         raise
