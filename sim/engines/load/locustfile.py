@@ -153,6 +153,11 @@ def _cpu_seconds() -> float:
 
 def _on_start(environment, msg, **kw):
     global _CTX
+    if os.environ.get("BOOTSTORM_LOAD_PROFILE"):  # benchmarks: where a worker's CPU goes
+        import cProfile
+
+        environment.bootstorm_profile = cProfile.Profile()
+        environment.bootstorm_profile.enable()
     _CTX = WorkerContext(environment, msg.data["job"], msg.data["t0"])
     _CTX.cpu0 = _cpu_seconds()  # the run's own CPU, without Locust's start-up
     gevent.spawn(_flusher, _CTX)
@@ -162,6 +167,10 @@ def _on_start(environment, msg, **kw):
 def _on_stop(environment, msg, **kw):
     if _CTX is not None:
         _CTX.stop(msg.data["end"])
+    profile = getattr(environment, "bootstorm_profile", None)
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(f"{os.environ['BOOTSTORM_LOAD_PROFILE']}.{os.getpid()}")
     environment.runner.send_message("bootstorm_flushed", {
         "worker": _CTX.index if _CTX else -1,
         "cpu_seconds": _cpu_seconds() - _CTX.cpu0 if _CTX else None})
