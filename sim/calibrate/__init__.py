@@ -70,7 +70,11 @@ def calibrate(scenario: Scenario, *, seed: int | None = None, fit: bool = False,
             from sim.engines.exec import run as exec_run
 
             log("exec engine")
-            runs["exec"] = exec_run(s, seed=seed, stack=stack, scenario_file=scenario_file)
+            notes.append("exec runs the scenario's real script (exec.command), not its DAG: its "
+                         "differences include everything the script does differently (no OS boot delay, "
+                         "its own calls and retries)")
+            s_exec = s.model_copy(update={"exec": s.exec.model_copy(update={"instances": size})})
+            runs["exec"] = exec_run(s_exec, seed=seed, stack=stack, scenario_file=scenario_file)
     log("sim engine")
     runs["sim"] = sim_run(sim_scenario, seed=seed, scenario_file=scenario_file)
     comparison = compare(runs, reference="load")

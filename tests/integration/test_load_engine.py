@@ -132,3 +132,31 @@ def test_sim_never_imports_locust():
     import sim.runner  # noqa: F401
 
     assert "locust" not in sys.modules and "gevent" not in sys.modules
+
+
+def test_a_worker_started_elsewhere_joins_the_master_with_locusts_distributed_mode(fake_stack_session, tmp_path):
+    # The "other machine" is another process here: `bootstorm run --worker --master-host`.
+    import subprocess
+    import threading
+
+    from fakes._proc import free_port
+
+    port = free_port()
+    path = tmp_path / "s.yaml"
+    path.write_text("name: unused-by-the-worker\n")  # the job comes from the master
+    results = {}
+    master = threading.Thread(target=lambda: results.setdefault(
+        "run", run(scenario(size=10), stack=fake_stack_session, workers=1, remote_workers=1, master_port=port)))
+    master.start()
+    worker = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", str(path), "--engine", "load", "--worker",
+                               "--master-host", "127.0.0.1", "--master-port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        master.join(timeout=300)
+    finally:
+        if worker.poll() is None:
+            worker.terminate()
+        worker.wait(timeout=30)
+    result = results["run"]
+    assert result.load_status["workers_flushed"] == 2 and result.load_status["workers"] == 2
+    assert list(result.attempts.outcome) == ["ready"] * 10
