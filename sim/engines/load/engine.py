@@ -88,6 +88,8 @@ class LoadEngine:
             port = self.master_port or free_port()
             self._start_locust(port)
             status = self._wait_status(lambda s: "t0" in s, START_TIMEOUT, "the Locust master did not start")
+            if "t0" not in status:  # Ctrl-C before the run's clock started: nothing to report
+                raise KeyboardInterrupt
             t0_wall = status["t0"]
             timeline = FaultTimeline(stack, self.plan.faults).start(time.monotonic() + (t0_wall - time.time()))
             status = self._wait_end(t0_wall)
