@@ -162,3 +162,33 @@ def test_a_worker_started_elsewhere_joins_the_master_with_locusts_distributed_mo
     result = results["run"]
     assert result.load_status["workers_flushed"] == 2 and result.load_status["workers"] == 2
     assert list(result.attempts.outcome) == ["ready"] * 10
+
+
+def test_an_interrupted_run_keeps_what_happened_and_marks_the_rest_unfinished(fake_stack_session):
+    # What Ctrl-C does (the signal handler only sets this flag), from a thread.
+    import json
+    import threading
+    import time
+
+    from sim.engines.load import LoadEngine
+
+    engine = LoadEngine(scenario(size=10, over="30s", horizon="120s"), stack=fake_stack_session)
+    results = {}
+    thread = threading.Thread(target=lambda: results.setdefault("run", engine.run()))
+    thread.start()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # until the run's clock has run a few launches
+        try:
+            status = json.loads((engine.tmp / "status.json").read_text())
+        except (OSError, ValueError, AttributeError):
+            status = {}
+        if "t0" in status and time.time() - status["t0"] > 8:
+            break
+        time.sleep(0.2)
+    engine.interrupted = True
+    thread.join(timeout=120)
+    result = results["run"]
+    outcomes = list(result.attempts.outcome)
+    assert result.meta.partial and len(outcomes) == 10
+    assert "ready" in outcomes and "unfinished" in outcomes  # the ramp was cut about a third in
+    assert result.meta.sim_end < 30

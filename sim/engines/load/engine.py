@@ -41,6 +41,7 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 START_TIMEOUT = 120.0  # seconds for Locust to start and every worker to connect
 END_GRACE = 60.0  # seconds past the horizon before the Locust processes are stopped by force
+STOP_WAIT = 40.0  # seconds an interrupted run waits for the master's last records
 
 
 def locust_command(*args: str) -> list[str]:
@@ -182,8 +183,14 @@ class LoadEngine:
                 last = now
                 self.progress(max(0.0, now), self.plan.horizon, _count_final(self.tmp), self.plan.size)
             time.sleep(0.2)
+        if self.interrupted and master.poll() is None:
+            # Ask the master to end now: workers record what is still booting as unfinished.
+            (self.tmp / "stop").write_text("interrupted\n")
+            deadline = time.monotonic() + STOP_WAIT
+            while "end" not in self._status() and master.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
         status = self._status()
-        if "end" not in status:  # interrupted, or the master died or overran: what was recorded
+        if "end" not in status:  # the master died or overran: what was recorded
             self.interrupted = True
             status = {**status, "end": max(0.0, min(time.time() - t0_wall, self.plan.horizon)),
                       "reason": "interrupted" if master.poll() is None else f"master exited {master.returncode}"}

@@ -233,6 +233,9 @@ class MasterState:
             now = time.time() - self.t0
             if self.finished >= job["size"]:
                 break
+            if os.path.exists(os.path.join(self.folder, "stop")):  # the engine was interrupted
+                reason = "interrupted"
+                break
             if now >= job["horizon"]:
                 reason = "horizon"
                 break
