@@ -134,7 +134,8 @@ class LoadEngine:
         master = locust_command(
             "--master", "--master-bind-host", self.bind_host, "--master-bind-port", str(port),
             "--expect-workers", str(total), "--csv", str(self.tmp / "locust"),
-            "--html", str(self.tmp / "locust.html"), "--logfile", str(self.tmp / "master.log"))
+            "--html", str(self.tmp / "locust.html"), "--logfile", str(self.tmp / "master.log"),
+            "--only-summary")
         self.procs.append(self._spawn(master, env, "master"))
         for w in range(self.plan.workers):
             worker = locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
