@@ -94,7 +94,7 @@ class BootAttempt:
             self.finish(limit[1], self.ctx.now(), limit[2], "os_boot")
             return False
         gevent.sleep(max(0.0, t - self.ctx.now()))
-        return True
+        return self.outcome is None  # the run may have ended during the OS boot
 
     def _spawn(self, i: int) -> None:
         self.greenlets.append(gevent.spawn(self._step, i))
@@ -105,7 +105,7 @@ class BootAttempt:
                 return self.model.steps[i].name
         return ""
 
-    def finish(self, outcome, now, error_class="", failed_step="", running_ok=False):
+    def finish(self, outcome, now, error_class="", failed_step=""):
         """Record the attempt once; ``stop`` (the run's end) calls it with ``unfinished``."""
         if self.outcome is not None:
             return
