@@ -92,9 +92,10 @@ class WorkerContext:
         return time.time() - self.t0
 
     def new_session(self) -> FastHttpSession:
-        # Timeouts are the attempt's own (gevent.Timeout); retries are the policy's, never the client's.
-        return FastHttpSession(None, self.environment.events.request, None, network_timeout=3600.0,
-                               connection_timeout=3600.0, max_retries=0, concurrency=4)
+        # Timeouts are the attempt's own (gevent.Timeout): none on the socket, so gevent makes no
+        # timer per recv; retries are the policy's, never the client's.
+        return FastHttpSession(None, self.environment.events.request, None, network_timeout=None,
+                               connection_timeout=None, max_retries=0, concurrency=4)
 
     def locust_event(self, name: str, seconds: float, error: str) -> None:
         self.environment.events.request.fire(request_type="HTTP", name=name, response_time=seconds * 1000,
