@@ -88,3 +88,12 @@ def test_a_busy_worker_or_a_fake_at_capacity_marks_the_run():
     busy = load_warnings({"worker_cpu_max_percent": 97}, calls, capacity, 10.0, 2, 0.5)
     assert any("fake 'moto' peaked at 190 req/s" in w for w in busy)
     assert any("Locust worker reached 97% CPU" in w for w in busy)
+
+
+def test_a_bad_load_section_names_the_field():
+    from sim.errors import InvalidScenario
+
+    with pytest.raises(InvalidScenario) as err:
+        load_scenario("scenarios/secrets-partition.yaml", ["load.instances=0", "load.time_scale=-1"])
+    text = str(err.value)
+    assert "load.instances" in text and "load.time_scale" in text
