@@ -109,15 +109,15 @@ def _parser() -> argparse.ArgumentParser:
         "side: time to ready p50/p95/p99, success rate, calls, throttles and retry amplification "
         "per dependency, the relative error of each, the two-sample KS distance of the time-to-"
         "ready distributions, and one CDF plot. Use a small fleet (--set fleet.size=200). "
-        "--fit first measures the fakes' service times and capacities and runs the sim on a "
-        "calibrated copy of the scenario (written beside the report), so the calibrated sim "
-        "can then be scaled to 100k instances.")
+        "--fit first measures the fakes' service times and capacities and also runs the sim on "
+        "a calibrated copy of the scenario (written beside the report; column sim-fitted), so "
+        "the calibrated sim can then be scaled to 100k instances.")
     c.add_argument("scenario", help="scenario YAML file")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a scenario field, e.g. fleet.size=200 (repeatable)")
     c.add_argument("--seed", type=int, default=None, help="override run.seed (both engines)")
     c.add_argument("--fit", action="store_true",
-                   help="measure the fakes first and run the sim on the calibrated scenario")
+                   help="measure the fakes first and also run the sim on the calibrated scenario")
     c.add_argument("--exec", dest="exec_engine", action="store_true",
                    help="also run the exec engine (the scenario's real bootstrap script)")
     c.add_argument("--time-scale", type=float, default=None, metavar="X",

@@ -8,7 +8,8 @@
 Steps: compress the scenario's clock (`scale.compress`), start one fakes stack, optionally
 measure the fakes (`fit.measure`) and write a calibrated copy of the scenario
 (`fit.apply_fit`), run the load engine (and the exec engine when asked) on the stack, run the
-sim engine on the (calibrated) scenario with the same seed, compare (`compare.compare`) and
+sim engine with the same seed on the scenario as written (``sim``) and, with ``fit``, on the
+calibrated copy (``sim-fitted``), compare (`compare.compare`) and
 write ``results/calibrate-<name>-<stamp>/`` with each engine's full run folder, the calibrated
 scenario, ``calibration.md``/``.json`` and ``time_to_ready_cdf.png``.
 """
@@ -76,7 +77,9 @@ def calibrate(scenario: Scenario, *, seed: int | None = None, fit: bool = False,
             s_exec = s.model_copy(update={"exec": s.exec.model_copy(update={"instances": size})})
             runs["exec"] = exec_run(s_exec, seed=seed, stack=stack, scenario_file=scenario_file)
     log("sim engine")
-    runs["sim"] = sim_run(sim_scenario, seed=seed, scenario_file=scenario_file)
+    runs["sim"] = sim_run(s, seed=seed, scenario_file=scenario_file)
+    if fitted is not None:  # the model as written and as measured, side by side (the sim is cheap)
+        runs["sim-fitted"] = sim_run(sim_scenario, seed=seed, scenario_file=scenario_file)
     comparison = compare(runs, reference="load")
     folder = None
     if out_dir is not None:
