@@ -25,6 +25,8 @@ examples:
   bootstorm schema > bootstorm.schema.json
   bootstorm report results/<run-folder>
   bootstorm fakes up scenarios/secrets-partition.yaml
+  bootstorm run scenarios/secrets-partition.yaml --engine load --set load.instances=200
+  bootstorm calibrate scenarios/secrets-partition.yaml --set fleet.size=200 --fit
 """
 
 
@@ -81,6 +83,24 @@ def _parser() -> argparse.ArgumentParser:
                    help="let an SLO whose metric this run could not measure pass (e.g. "
                    "secret_exposure_events on the sim engine, when the SLO is not scoped "
                    "'on exec'); it is still reported as not measured. Default: it fails")
+    lg = r.add_argument_group(
+        "load engine (Locust)",
+        "--engine load runs a Locust master on 127.0.0.1 and N local workers. To add workers on "
+        "other machines: start the run with --remote-workers M --master-bind-host 0.0.0.0 "
+        "--master-port P, then on each machine `bootstorm run SCENARIO --engine load --worker "
+        "--master-host HOST --master-port P` (see docs/load-engine.md).")
+    lg.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="local Locust worker processes (default: load.workers, else one per core)")
+    lg.add_argument("--remote-workers", type=int, default=0, metavar="M",
+                    help="wait for M more workers started on other machines")
+    lg.add_argument("--master-bind-host", default="127.0.0.1", metavar="HOST",
+                    help="address the Locust master listens on (default 127.0.0.1)")
+    lg.add_argument("--master-port", type=int, default=None, metavar="P",
+                    help="port the Locust master listens on (default: a free one)")
+    lg.add_argument("--worker", action="store_true",
+                    help="only run a Locust worker that joins the master at --master-host")
+    lg.add_argument("--master-host", default=None, metavar="HOST",
+                    help="with --worker: the machine the master runs on")
 
     v = sub.add_parser("validate", help="check scenario files without running them",
                        description="Validate each FILE completely; report every problem with "
@@ -98,6 +118,30 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-plots", action="store_true")
     rep.add_argument("--allow-unmeasured", action="store_true",
                      help="let SLOs the run could not measure pass (still shown as not measured)")
+
+    c = sub.add_parser(
+        "calibrate", help="run a scenario on the sim and on the real fakes (load engine), compare",
+        description="Run SCENARIO on the load engine (Locust virtual instances against the real "
+        "fakes: the reference) and on the sim engine with the same seed, then report side by "
+        "side: time to ready p50/p95/p99, success rate, calls, throttles and retry amplification "
+        "per dependency, the relative error of each, the two-sample KS distance of the time-to-"
+        "ready distributions, and one CDF plot. Use a small fleet (--set fleet.size=200). "
+        "--fit first measures the fakes' service times and capacities and also runs the sim on "
+        "a calibrated copy of the scenario (written beside the report; column sim-fitted), so "
+        "the calibrated sim can then be scaled to 100k instances.")
+    c.add_argument("scenario", help="scenario YAML file")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a scenario field, e.g. fleet.size=200 (repeatable)")
+    c.add_argument("--seed", type=int, default=None, help="override run.seed (both engines)")
+    c.add_argument("--fit", action="store_true",
+                   help="measure the fakes first and also run the sim on the calibrated scenario")
+    c.add_argument("--exec", dest="exec_engine", action="store_true",
+                   help="also run the exec engine (the scenario's real bootstrap script)")
+    c.add_argument("--time-scale", type=float, default=None, metavar="X",
+                   help="compress the scenario's clock by X for every engine (default: load.time_scale)")
+    c.add_argument("--workers", type=int, default=None, metavar="N", help="local Locust workers")
+    c.add_argument("--out", default="results", help="folder for the calibration folder (default: results)")
+    c.add_argument("--no-plots", action="store_true", help="skip each run's own plots (the CDF is always drawn)")
 
     # Listed here for --help; `main` hands everything after `fakes` to fakes.stack.cli.
     sub.add_parser("fakes", help="start or stop the real fakes: fakes up [SCENARIO] | fakes down "
@@ -163,6 +207,13 @@ def _cmd_run(args) -> int:
         )
     if args.seed is not None and args.seed < 0:
         raise InvalidArgument(f"--seed: expected an integer >= 0, got {args.seed}")
+    if args.worker:
+        return _run_worker(args)
+    for name in ("workers", "remote_workers"):
+        value = getattr(args, name)
+        if value is not None and value < (1 if name == "workers" else 0):
+            raise InvalidArgument(f"--{name.replace('_', '-')}: expected an integer >= "
+                                  f"{1 if name == 'workers' else 0}, got {value}")
     scenario = load_scenario(args.scenario, args.overrides)
     if args.bootstrap is not None:
         if not args.bootstrap.strip():
@@ -183,7 +234,7 @@ def _cmd_run(args) -> int:
         outcome = run_scenario(
             scenario, engine=args.engine, seed=args.seed, out_dir=args.out,
             plots=not args.no_plots, progress=progress, scenario_file=args.scenario,
-            allow_unmeasured=args.allow_unmeasured,
+            allow_unmeasured=args.allow_unmeasured, **_load_options(args, engine),
         )
     summary = outcome.summary
     if args.json:
@@ -199,6 +250,29 @@ def _cmd_run(args) -> int:
         print(f"interrupted: partial result in {outcome.folder}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK if summary.slos_passed else EXIT_SLO_FAILED
+
+
+def _load_options(args, engine: str) -> dict:
+    if engine != "load":
+        return {}
+    return {"workers": args.workers, "remote_workers": args.remote_workers,
+            "master_bind_host": args.master_bind_host, "master_port": args.master_port}
+
+
+def _run_worker(args) -> int:
+    """A Locust worker for a load run mastered elsewhere; the job comes from the master."""
+    import os
+    import subprocess
+
+    from sim.engines.load import locust_command
+    from sim.errors import InvalidArgument
+
+    if not args.master_host:
+        raise InvalidArgument("--worker: give --master-host HOST (the machine running the master)")
+    cmd = locust_command("--worker", "--master-host", args.master_host,
+                         *(["--master-port", str(args.master_port)] if args.master_port else []))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.call(cmd, env=env)
 
 
 class _progress:
@@ -306,8 +380,31 @@ def _cmd_report(args) -> int:
     return EXIT_OK if summary.slos_passed else EXIT_SLO_FAILED
 
 
+def _cmd_calibrate(args) -> int:
+    from sim.calibrate import calibrate
+    from sim.errors import InvalidArgument
+    from sim.scenario import load_scenario
+
+    if args.seed is not None and args.seed < 0:
+        raise InvalidArgument(f"--seed: expected an integer >= 0, got {args.seed}")
+    if args.time_scale is not None and not 0 < args.time_scale <= 1000:
+        raise InvalidArgument(f"--time-scale: expected a number in (0, 1000], got {args.time_scale}")
+    if args.workers is not None and args.workers < 1:
+        raise InvalidArgument(f"--workers: expected an integer >= 1, got {args.workers}")
+    scenario = load_scenario(args.scenario, args.overrides)
+    scale = args.time_scale if args.time_scale is not None else scenario.load.time_scale
+    outcome = calibrate(scenario, seed=args.seed, fit=args.fit, exec_engine=args.exec_engine,
+                        time_scale=scale, workers=args.workers, out_dir=args.out,
+                        scenario_file=args.scenario, plots=not args.no_plots,
+                        log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    report = outcome.folder / "calibration.md"
+    print(report.read_text())
+    print(f"report: {report}")
+    return EXIT_OK
+
+
 _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "schema": _cmd_schema,
-             "report": _cmd_report}
+             "report": _cmd_report, "calibrate": _cmd_calibrate}
 
 if __name__ == "__main__":
     sys.exit(main())

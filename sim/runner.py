@@ -28,7 +28,7 @@ from sim.scenario.model import Scenario
 
 __all__ = ["run_scenario", "RunOutcome", "AVAILABLE_ENGINES", "simulate"]
 
-AVAILABLE_ENGINES = ("sim", "exec")
+AVAILABLE_ENGINES = ("sim", "exec", "load")
 
 
 @dataclass
@@ -45,8 +45,11 @@ class RunOutcome:
 
 
 def simulate(scenario: Scenario, engine: str | None = None, seed: int | None = None,
-             progress=None, scenario_file: str | None = None) -> Run:
-    """Run ``scenario`` on ``engine`` (default: the scenario's) and return the Run."""
+             progress=None, scenario_file: str | None = None, **engine_options) -> Run:
+    """Run ``scenario`` on ``engine`` (default: the scenario's) and return the Run.
+
+    ``engine_options`` go to the load engine (``workers``, ``remote_workers``,
+    ``master_bind_host``, ``master_port``)."""
     engine = engine or scenario.run.engine
     if engine not in AVAILABLE_ENGINES:
         raise InvalidArgument(
@@ -57,6 +60,11 @@ def simulate(scenario: Scenario, engine: str | None = None, seed: int | None = N
         from sim.engines.exec import run as exec_run
 
         return exec_run(scenario, seed=seed, progress=progress, scenario_file=scenario_file)
+    if engine == "load":
+        from sim.engines.load import run as load_run
+
+        return load_run(scenario, seed=seed, progress=progress, scenario_file=scenario_file,
+                        **engine_options)
     from sim.engines.sim import run as sim_run
 
     return sim_run(scenario, seed=seed, progress=progress, scenario_file=scenario_file)
@@ -64,16 +72,18 @@ def simulate(scenario: Scenario, engine: str | None = None, seed: int | None = N
 
 def run_scenario(scenario: Scenario, *, engine: str | None = None, seed: int | None = None,
                  out_dir: str | Path | None = "results", plots: bool = True, progress=None,
-                 scenario_file: str | None = None, allow_unmeasured: bool = False) -> RunOutcome:
+                 scenario_file: str | None = None, allow_unmeasured: bool = False,
+                 **engine_options) -> RunOutcome:
     """Simulate, then write the Run and its report to ``out_dir/<run-id>/`` (None: no files).
 
     ``allow_unmeasured``: an SLO whose metric the run could not measure passes (it is still
-    reported as not measured); by default it fails.
+    reported as not measured); by default it fails. ``engine_options`` go to the load engine
+    (``workers``, ``remote_workers``, ``master_bind_host``, ``master_port``).
     """
     from sim.metrics import summarize
     from sim.report import write_report
 
-    run = simulate(scenario, engine, seed, progress, scenario_file)
+    run = simulate(scenario, engine, seed, progress, scenario_file, **engine_options)
     if out_dir is None:
         return RunOutcome(run, summarize(run, allow_unmeasured=allow_unmeasured), None)
     out = Path(out_dir)
@@ -87,6 +97,9 @@ def run_scenario(scenario: Scenario, *, engine: str | None = None, seed: int | N
     tmp.chmod(0o777 & ~umask)
     try:
         run.write(tmp)
+        for attachment, data in getattr(run, "attachments", {}).items():  # e.g. Locust's own report
+            (tmp / attachment).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / attachment).write_bytes(data)
         summary = write_report(run, tmp, plots=plots, allow_unmeasured=allow_unmeasured)
         final = _publish(tmp, out / name)
     except BaseException:
