@@ -23,7 +23,7 @@ from sim.errors import InvalidArgument, RunFailed
 
 __all__ = ["open_executor", "default_workers"]
 
-CONNECT_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 10.0
 
 
 def default_workers() -> int:
