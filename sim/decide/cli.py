@@ -35,8 +35,8 @@ examples:
 _COMPARE_EPILOG = """\
 examples:
   bootstorm compare results/run-a results/run-b
-  bootstorm compare scenarios/retry-storm.yaml --baseline '' \\
-      --candidate '--set bootstrap.steps.0.retry.kind=full_jitter' --seeds 10
+  bootstorm compare scenarios/autoscale-storm.yaml --baseline '' --seeds 10 \\
+      --candidate '--set bootstrap.steps.5.retry.kind=full_jitter --set bootstrap.steps.5.retry.max_attempts=10'
   bootstorm compare A B --fail-on-regression time_to_ready.p95:10s \\
       --fail-on-regression bootstrap_success_rate:0.5%
 

@@ -20,7 +20,7 @@ QUARTER_SCALE = (
 )
 
 
-@pytest.mark.bootstorm_scenario("../../scenarios/retry-storm-jitter.yaml", *QUARTER_SCALE)
+@pytest.mark.bootstorm_scenario("scenarios/retry-storm-jitter.yaml", *QUARTER_SCALE)
 def test_full_jitter_recovers_after_the_slow_minute(bootstorm_run):
     outcome = bootstorm_run(seeds=3)
 
@@ -29,7 +29,7 @@ def test_full_jitter_recovers_after_the_slow_minute(bootstorm_run):
     assert_metric(outcome, "bootstrap_success_rate", ">=", "60%")
 
 
-@pytest.mark.bootstorm_scenario("../../scenarios/retry-storm.yaml", *QUARTER_SCALE)
+@pytest.mark.bootstorm_scenario("scenarios/retry-storm.yaml", *QUARTER_SCALE)
 def test_fixed_retries_keep_the_service_overloaded(bootstorm_run):
     outcome = bootstorm_run(seeds=3)
 
