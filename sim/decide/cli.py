@@ -203,7 +203,10 @@ def _cmd_plan(args) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     folder = Path(args.out) / f"{result.scenario_name}-plan-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "plan.json").write_text(json.dumps(result.to_dict(), indent=2, default=_nan_null))
+    from sim.decide.journal import json_safe
+
+    (folder / "plan.json").write_text(json.dumps(json_safe(result.to_dict()), indent=2,
+                                                 allow_nan=False))
     from sim.decide.table import write_table
 
     write_table(folder, result.rows(), stem="plan")
@@ -214,10 +217,6 @@ def _cmd_plan(args) -> int:
     _print_plan(result, args)
     print(f"plan: {folder / 'plan.json'}")
     return 0 if result.answer is not None else 1
-
-
-def _nan_null(v):
-    return None
 
 
 def _print_plan(result, args) -> None:
@@ -262,7 +261,9 @@ def _cmd_compare(args) -> int:
     else:
         raise InvalidArgument(f"compare expects RUN_A RUN_B or one SCENARIO, got "
                               f"{len(args.targets)} arguments")
-    data = comparison.to_dict()
+    from sim.decide.journal import json_safe
+
+    data = json_safe(comparison.to_dict())
     text = json.dumps(data, indent=2) if args.json else comparison.to_markdown()
     print(text)
     if args.write:

@@ -12,7 +12,7 @@ import math
 import os
 from pathlib import Path
 
-__all__ = ["Journal"]
+__all__ = ["Journal", "json_safe"]
 
 
 class Journal:
@@ -41,7 +41,7 @@ class Journal:
         return records
 
     def append(self, record: dict) -> None:
-        line = json.dumps(_nulls(record), sort_keys=True, allow_nan=False) + "\n"
+        line = json.dumps(json_safe(record), sort_keys=True, allow_nan=False) + "\n"
         # One write of the whole line, flushed to the kernel: a killed process leaves either
         # the full line or a torn tail that ``load`` cuts off.
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -51,11 +51,12 @@ class Journal:
             os.close(fd)
 
 
-def _nulls(obj):
+def json_safe(obj):
+    """``obj`` with NaN and infinities as None (JSON has no NaN)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _nulls(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_nulls(v) for v in obj]
+        return [json_safe(v) for v in obj]
     return obj

@@ -59,6 +59,9 @@ def test_no_value_in_range_exits_1_and_names_the_binding_slo(tmp_path):
     assert done.returncode == 1, done.stderr
     assert "no value of fleet.size in 3000..4000 meets every SLO" in done.stdout
     assert "binding SLO is: " in done.stdout
+    plan = json.loads(next(tmp_path.glob("*/plan.json")).read_text())  # strict JSON: no NaN
+    assert plan["answer"] is None and plan["bracket"] == {"passing": None, "failing": 3000}
+    assert plan["binding_metric_at_failing"][1] is None  # one seed: no interval
 
 
 @pytest.mark.parametrize("args, expected", [
