@@ -114,3 +114,60 @@ def test_a_sweep_killed_with_sigkill_resumes_where_it_stopped(tmp_path):
                           tuple(FAST[1:]) + tuple(point_overrides(first["params"])),
                           first["seed"]))
     assert again["metrics"]["time_to_ready.p95"] == pytest.approx(first["metrics"]["time_to_ready.p95"])
+
+
+def _wait_for_runs(journal, proc, n):
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if journal.exists() and len(journal.read_text().splitlines()) >= n:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    pytest.fail(f"the sweep wrote fewer than {n} runs in 240 s")
+
+
+def test_ctrl_c_stops_a_sweep_cleanly_and_keeps_the_finished_runs(tmp_path):
+    sizes = "fleet.size=300,400,500,600,700,800,900,1000"
+    plan = prepare_sweep(STORM, [sizes], seeds=2, overrides=FAST[1:])
+    journal = sweep_folder(plan, tmp_path) / "runs.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "sweep", str(STORM), *FAST, "--vary", sizes, "--seeds",
+         "2", "--workers", "2", "--out", str(tmp_path), "--no-plots"],
+        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        _wait_for_runs(journal, proc, 2)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert 2 <= len(journal.read_text().splitlines()) < 16
+
+
+def test_the_progress_bar_shows_an_eta_on_a_terminal(tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "sweep", str(STORM), *FAST, "--vary",
+         "fleet.size=100,200", "--seeds", "2", "--workers", "1", "--out", str(tmp_path),
+         "--no-plots"], cwd=tmp_path, env={**cli_env(), "COLUMNS": "160"},
+        stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed: the process exited
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=120)
+    os.close(master)
+    assert proc.returncode == 0
+    text = seen.decode(errors="replace")
+    assert "sweep" in text and "ETA" in text and "/4" in text  # done/total runs
