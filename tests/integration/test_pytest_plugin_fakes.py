@@ -50,3 +50,39 @@ def test_bootstorm_fakes_is_one_real_stack_per_session(pytester, monkeypatch):
 
     with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
         urllib.request.urlopen(url + "/latest/api/token", timeout=5)
+
+
+def test_bootstorm_run_on_the_exec_engine_runs_real_processes(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", cli_env()["PYTHONPATH"])
+    from importlib.metadata import entry_points
+
+    installed = any(ep.value == "sim.pytest_plugin" for ep in entry_points(group="pytest11"))
+    # A two-instance scenario whose "bootstrap" is `true`: ready when it exits 0.
+    pytester.makefile(".yaml", tiny="""
+        name: tiny-exec
+        run: {seed: 3, horizon: 60s}
+        fleet: {size: 2, arrival: {kind: ramp, over: 1s}}
+        dependencies:
+          registry: {concurrency: 64, service_time: 10ms, operations: {Register: {}}}
+        bootstrap:
+          steps:
+            - {name: register, call: registry.Register, mark: ready}
+        exec: {command: "true", boot_timeout: 30, ready_when: exit_zero}
+        slos:
+          - bootstrap_success_rate >= 100%
+    """)
+    pytester.makepyfile(test_exec="""
+        import pytest
+        from sim.pytest_plugin import assert_slo
+
+        @pytest.mark.bootstorm_scenario("tiny.yaml")
+        def test_real_processes(bootstorm_run):
+            outcome = bootstorm_run(engine="exec")
+            assert outcome.engine == "exec" and outcome.summary.meta["engine"] == "exec"
+            assert outcome.summary.outcomes.get("ready") == 2
+            assert_slo(outcome)
+    """)
+    result = pytester.runpytest_subprocess(
+        *([] if installed else ["-p", "sim.pytest_plugin"]), "-p", "no:cacheprovider", "-q",
+        timeout=300)
+    result.assert_outcomes(passed=1)
