@@ -78,12 +78,21 @@ def _line_plot(plan, points, param, folder) -> Path:
         ax.legend(fontsize=7, loc="best")
     axes[-1][0].set_xlabel(param)
     if not numeric:
-        axes[-1][0].set_xticks(range(len(xs)), [str(v) for v in xs])
+        axes[-1][0].set_xticks(range(len(xs)), [_label(v) for v in xs])
     fig.tight_layout()
     path = _file(folder, f"sweep-{param}")
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _label(value) -> str:
+    """A value as a tick label (a mapping such as a retry policy becomes its JSON)."""
+    if isinstance(value, (dict, list)):
+        import json
+
+        return json.dumps(value, sort_keys=True)
+    return str(value)
 
 
 def _get(row, key) -> float:
@@ -94,11 +103,11 @@ def _get(row, key) -> float:
 def _heatmap(plan, points, params, folder) -> Path:
     plt = _plt()
     px, py = params
-    xs = list(dict.fromkeys(row[px] for row in points))
-    ys = list(dict.fromkeys(row[py] for row in points))
+    xs = list(dict.fromkeys(_label(row[px]) for row in points))
+    ys = list(dict.fromkeys(_label(row[py]) for row in points))
     grid = np.full((len(ys), len(xs)), np.nan)
     for row in points:
-        grid[ys.index(row[py]), xs.index(row[px])] = _get(row, ALL_SLOS)
+        grid[ys.index(_label(row[py])), xs.index(_label(row[px]))] = _get(row, ALL_SLOS)
     fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 3, 0.6 * len(ys) + 2.5))
     im = ax.imshow(grid, origin="lower", cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=30, ha="right", fontsize=8)
@@ -109,7 +118,7 @@ def _heatmap(plan, points, params, folder) -> Path:
         if v == v:
             ax.text(i, j, f"{v:.2f}", ha="center", va="center", fontsize=7)
     fig.colorbar(im, ax=ax, label="P(all SLOs pass)")
-    ax.set_title(f"{plan.scenario_name}: P(all SLOs pass), {len(plan.seeds)} seeds per point",
+    ax.set_title(f"{plan.scenario_name}\nP(all SLOs pass), {len(plan.seeds)} seeds per point",
                  fontsize=9)
     fig.tight_layout()
     path = _file(folder, f"sweep-{px}-x-{py}")

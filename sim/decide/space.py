@@ -64,7 +64,10 @@ def parse_vary(text: str, option: str = "--vary") -> Vary:
     if not raw.strip() or any(p == "" for p in parts):
         raise InvalidArgument(f"{option} {text}: expected comma-separated values "
                               f"(e.g. {path}=1,2,3), got {raw!r}")
-    values = tuple(_yaml_value(p) for p in parts)
+    try:  # as a YAML flow list, so a value may be a mapping: {kind: fixed, delay: 1s},{...}
+        values = tuple(yaml.safe_load(f"[{raw}]"))
+    except yaml.YAMLError:
+        values = tuple(_yaml_value(p) for p in parts)
     if len(set(map(_canonical, values))) != len(values):
         raise InvalidArgument(f"{option} {text}: a value is listed twice")
     return Vary(path, values=values, text=text)
@@ -105,7 +108,10 @@ def build_points(varies: list[Vary], samples: int | None, seed: int) -> list[dic
             x = v.low + u * (v.high - v.low)
             point[v.path] = int(round(x)) if v.integer else float(x)
         drawn.append(point)
-    return [{**g, **d} for g in grid_points for d in drawn]
+    points = [{**g, **d} for g in grid_points for d in drawn]
+    # Integer ranges narrower than K samples round two draws onto one value: run it once.
+    unique = {point_key(p): p for p in points}
+    return list(unique.values())
 
 
 def point_key(point: dict) -> str:

@@ -66,3 +66,14 @@ def test_journal_cuts_a_torn_last_line_and_keeps_appending(tmp_path):
     journal.append({"point": "p", "seed": 2, "metrics": {}, "slos": {}})
     lines = (tmp_path / "runs.jsonl").read_text().splitlines()
     assert [json.loads(line)["seed"] for line in lines] == [1, 2]
+
+
+def test_a_narrow_integer_range_runs_each_value_once():
+    points = build_points([parse_vary("fleet.size=1..3")], 10, seed=1)
+    assert sorted(p["fleet.size"] for p in points) == [1, 2, 3]
+
+
+def test_grid_values_may_be_mappings():
+    vary = parse_vary("bootstrap.steps.5.retry={kind: fixed, delay: 1s},{kind: full_jitter}")
+    assert vary.values == ({"kind": "fixed", "delay": "1s"}, {"kind": "full_jitter"})
+    assert parse_vary("run.horizon=10m,1h").values == ("10m", "1h")
