@@ -67,7 +67,7 @@ class Comparison:
         }
 
     def to_markdown(self) -> str:
-        lines = [f"# bootstorm compare", "", f"- baseline (A): `{self.baseline}`",
+        lines = ["# bootstorm compare", "", f"- baseline (A): `{self.baseline}`",
                  f"- candidate (B): `{self.candidate}`", f"- intervals: {self.method}", "",
                  "| metric | A | B | B - A | 95% CI | verdict |", "|---|---:|---:|---:|---:|---|"]
         for d in self.deltas:

@@ -34,10 +34,11 @@ def test_the_entry_point_is_declared():
     assert meta["project"]["entry-points"]["pytest11"] == {"bootstorm": "sim.pytest_plugin"}
 
 
-def test_importing_the_plugin_imports_neither_locust_nor_the_fakes_nor_an_engine():
+def test_importing_the_plugin_imports_neither_locust_nor_the_fakes_nor_the_harness():
     code = ("import sys, sim.pytest_plugin\n"
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('locust', 'fakes', 'simpy',"
-            " 'scipy', 'pyarrow', 'distributed') or m.startswith(('sim.engines', 'sim.decide'))]\n"
+            " 'scipy', 'pyarrow', 'distributed', 'numpy', 'pydantic')"
+            " or m.startswith(('sim.engines', 'sim.decide', 'sim.scenario', 'sim.metrics'))]\n"
             "print(sorted(heavy))\n")
     done = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True,
                           text=True, timeout=60, cwd=ROOT)
