@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import contextmanager
 
@@ -184,11 +183,8 @@ def _cell(v) -> str:
 
 
 def _cmd_plan(args) -> int:
-    from datetime import datetime, timezone
-    from pathlib import Path
-
     from sim.decide import open_executor
-    from sim.decide.plan import find_limit, parse_within
+    from sim.decide.plan import find_limit, parse_within, write_plan
     from sim.errors import InvalidArgument
 
     goal, param = args.find
@@ -200,20 +196,7 @@ def _cmd_plan(args) -> int:
         result = find_limit(args.scenario, param, goal, (low, high), executor=executor,
                             integer=integer, probability=args.probability, seeds=args.seeds,
                             overrides=args.overrides, tolerance=args.tolerance, progress=say)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    folder = Path(args.out) / f"{result.scenario_name}-plan-{stamp}"
-    folder.mkdir(parents=True, exist_ok=True)
-    from sim.decide.journal import json_safe
-
-    (folder / "plan.json").write_text(json.dumps(json_safe(result.to_dict()), indent=2,
-                                                 allow_nan=False))
-    from sim.decide.table import write_table
-
-    write_table(folder, result.rows(), stem="plan")
-    if not args.no_plots:
-        from sim.decide.plots import frontier_plot
-
-        frontier_plot(result, folder)
+    folder = write_plan(result, args.out, plots=not args.no_plots)
     _print_plan(result, args)
     print(f"plan: {folder / 'plan.json'}")
     return 0 if result.answer is not None else 1
@@ -235,11 +218,9 @@ def _print_plan(result, args) -> None:
 
 
 def _cmd_compare(args) -> int:
-    from pathlib import Path
-
     from sim.decide import open_executor
     from sim.decide.compare import (compare_folders, compare_scenarios, parse_regression,
-                                    parse_set_options, regressions)
+                                    parse_set_options, regressions, write_comparison)
     from sim.errors import InvalidArgument
 
     checks = [parse_regression(t) for t in args.fail_on_regression]
@@ -261,16 +242,9 @@ def _cmd_compare(args) -> int:
     else:
         raise InvalidArgument(f"compare expects RUN_A RUN_B or one SCENARIO, got "
                               f"{len(args.targets)} arguments")
-    from sim.decide.journal import json_safe
-
-    data = json_safe(comparison.to_dict())
-    text = json.dumps(data, indent=2) if args.json else comparison.to_markdown()
-    print(text)
+    print(comparison.to_json() if args.json else comparison.to_markdown())
     if args.write:
-        out = Path(args.write)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "compare.md").write_text(comparison.to_markdown())
-        (out / "compare.json").write_text(json.dumps(data, indent=2))
+        write_comparison(comparison, args.write)
     failures = regressions(comparison, checks)
     for f in failures:
         print(f"regression: {f}", file=sys.stderr)

@@ -26,7 +26,7 @@ from sim.decide.stats import Interval, delta_interval, direction, distribution_t
 from sim.errors import InvalidArgument
 
 __all__ = ["MetricDelta", "Comparison", "compare_folders", "compare_scenarios",
-           "parse_regression", "regressions"]
+           "parse_regression", "parse_set_options", "regressions", "write_comparison"]
 
 NOT_TESTED = "not tested"
 
@@ -65,6 +65,14 @@ class Comparison:
             "time_to_ready_tests": {k: num(v) for k, v in self.tests.items()},
             "slo_pass": self.slo_pass,
         }
+
+    def to_json(self) -> str:
+        """Strict JSON (NaN as null)."""
+        import json
+
+        from sim.decide.journal import json_safe
+
+        return json.dumps(json_safe(self.to_dict()), indent=2, allow_nan=False)
 
     def to_markdown(self) -> str:
         lines = ["# bootstorm compare", "", f"- baseline (A): `{self.baseline}`",
@@ -301,3 +309,12 @@ def regressions(comparison: Comparison, checks: list[tuple[str, str]]) -> list[s
                             f"{_fmt(d.candidate)}, 95% CI of B - A [{_fmt(d.delta.low)}, "
                             f"{_fmt(d.delta.high)}]), more than the allowed {threshold_text}")
     return failures
+
+
+def write_comparison(comparison: Comparison, folder: str | Path) -> Path:
+    """``compare.md`` and ``compare.json`` in ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "compare.md").write_text(comparison.to_markdown())
+    (folder / "compare.json").write_text(comparison.to_json())
+    return folder

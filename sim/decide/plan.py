@@ -23,7 +23,7 @@ from sim.decide.table import PointStats, aggregate
 from sim.decide.task import Task, run_tasks
 from sim.errors import InvalidArgument
 
-__all__ = ["Evaluation", "PlanResult", "find_limit", "parse_within"]
+__all__ = ["Evaluation", "PlanResult", "find_limit", "parse_within", "write_plan"]
 
 MAX_EVALUATIONS = 60
 
@@ -176,3 +176,25 @@ def find_limit(scenario_file: str | Path, param: str, goal: str, within: tuple[f
     result.failing = bad_e.value
     result.binding_slo = bad_e.stats.binding_slo()
     return result
+
+
+def write_plan(result: PlanResult, out_dir: str | Path = "results", *, plots: bool = True) -> Path:
+    """``out_dir/<scenario>-plan-<time>/``: plan.json, plan.csv/.parquet, the frontier plot."""
+    import json
+    from datetime import datetime, timezone
+
+    from sim.decide.journal import json_safe
+    from sim.decide.table import write_table
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = Path(out_dir) / f"{result.scenario_name}-plan-{stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "plan.json").write_text(json.dumps(json_safe(result.to_dict()), indent=2,
+                                                 allow_nan=False))
+    write_table(folder, result.rows(), stem="plan")
+    if plots:
+        from sim.decide.plots import frontier_plot
+
+        frontier_plot(result, folder)
+    result.folder = folder
+    return folder
