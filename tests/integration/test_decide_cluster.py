@@ -71,3 +71,17 @@ def test_no_scheduler_at_the_address_exits_2(tmp_path):
     assert f"--cluster tcp://127.0.0.1:{port}: no Dask scheduler answered there" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_compare_of_two_variants_on_the_cluster(dask_cluster, tmp_path):
+    import json
+
+    done = bootstorm("compare", STORM, *FAST, "--set", "fleet.size=1000", "--baseline", "",
+                     "--candidate", "--set dependencies.ssm.operations.GetParameter.quota.rate=1000",
+                     "--seeds", "2", "--cluster", dask_cluster.scheduler_address, "--json",
+                     cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["metrics"]["dependencies.ssm.throttled_share"]["candidate"] < \
+        data["metrics"]["dependencies.ssm.throttled_share"]["baseline"]
+    assert data["time_to_ready_tests"]["n_a"] > 0 and data["time_to_ready_tests"]["n_b"] > 0
