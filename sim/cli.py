@@ -27,6 +27,9 @@ examples:
   bootstorm fakes up scenarios/secrets-partition.yaml
   bootstorm run scenarios/secrets-partition.yaml --engine load --set load.instances=200
   bootstorm calibrate scenarios/secrets-partition.yaml --set fleet.size=200 --fit
+  bootstorm sweep scenarios/autoscale-storm.yaml --vary fleet.size=5000,10000,20000 --seeds 5
+  bootstorm plan scenarios/autoscale-storm.yaml --find max fleet.size --within 1000..100000
+  bootstorm compare results/<run-a> results/<run-b>
 """
 
 
@@ -146,6 +149,10 @@ def _parser() -> argparse.ArgumentParser:
     # Listed here for --help; `main` hands everything after `fakes` to fakes.stack.cli.
     sub.add_parser("fakes", help="start or stop the real fakes: fakes up [SCENARIO] | fakes down "
                    "| fakes toxiproxy (see `bootstorm fakes --help`)", add_help=False)
+
+    from sim.decide.cli import add_parsers as add_decide_parsers  # sweep, plan, compare
+
+    add_decide_parsers(sub)
     return p
 
 
@@ -403,8 +410,15 @@ def _cmd_calibrate(args) -> int:
     return EXIT_OK
 
 
+def _cmd_decide(args) -> int:
+    from sim.decide.cli import COMMANDS
+
+    return COMMANDS[args.command](args)
+
+
 _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "schema": _cmd_schema,
-             "report": _cmd_report, "calibrate": _cmd_calibrate}
+             "report": _cmd_report, "calibrate": _cmd_calibrate, "sweep": _cmd_decide,
+             "plan": _cmd_decide, "compare": _cmd_decide}
 
 if __name__ == "__main__":
     sys.exit(main())
