@@ -19,7 +19,7 @@ def test_bootstorm_fakes_is_one_real_stack_per_session(pytester, monkeypatch):
         SEEN = []
 
         def _token(stack):
-            env = stack.add_instance("i-plugin0001")   # what a bootstrap is given
+            env = stack.add_instance("i-0f1e2d3c4b5a69788")   # what a bootstrap is given
             base = env["AWS_EC2_METADATA_SERVICE_ENDPOINT"]
             req = urllib.request.Request(base + "latest/api/token",
                                          method="PUT",
