@@ -10,18 +10,41 @@ The public API::
 ``simulate`` returns the raw ``Run``; ``summarize`` turns any Run into metrics and verdicts.
 """
 
-from sim.errors import (
-    BootstormError,
-    FakeFailed,
-    InvalidArgument,
-    InvalidInput,
-    InvalidScenario,
-    RunFailed,
-)
-from sim.metrics import Summary, summarize
-from sim.results import Run
-from sim.runner import RunOutcome, run_scenario, simulate
-from sim.scenario import Scenario, load_scenario, parse_scenario
+from importlib import import_module
+
+# Imported on first use (PEP 562): `import sim` alone, as pytest does when it loads the plugin
+# in sim.pytest_plugin for every test session, must not pay for numpy, pydantic and the models.
+_LAZY = {
+    "BootstormError": "sim.errors",
+    "FakeFailed": "sim.errors",
+    "InvalidArgument": "sim.errors",
+    "InvalidInput": "sim.errors",
+    "InvalidScenario": "sim.errors",
+    "RunFailed": "sim.errors",
+    "Summary": "sim.metrics",
+    "summarize": "sim.metrics",
+    "Run": "sim.results",
+    "RunOutcome": "sim.runner",
+    "run_scenario": "sim.runner",
+    "simulate": "sim.runner",
+    "Scenario": "sim.scenario",
+    "load_scenario": "sim.scenario",
+    "parse_scenario": "sim.scenario",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
 
 __all__ = [
     "load_scenario",

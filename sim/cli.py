@@ -25,6 +25,11 @@ examples:
   bootstorm schema > bootstorm.schema.json
   bootstorm report results/<run-folder>
   bootstorm fakes up scenarios/secrets-partition.yaml
+  bootstorm run scenarios/secrets-partition.yaml --engine load --set load.instances=200
+  bootstorm calibrate scenarios/secrets-partition.yaml --set fleet.size=200 --fit
+  bootstorm sweep scenarios/autoscale-storm.yaml --vary fleet.size=5000,10000,20000 --seeds 5
+  bootstorm plan scenarios/autoscale-storm.yaml --find max fleet.size --within 1000..100000
+  bootstorm compare results/<run-a> results/<run-b>
 """
 
 
@@ -49,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a scenario and write its report",
                        description="Validate SCENARIO, run it, write raw results and a report "
-                       "to results/<run-id>/, print a summary. Exits 1 when an SLO fails, so "
-                       "it can gate CI.")
+                       "to results/<run-id>/, print a summary. Exits 1 when an SLO fails (an "
+                       "SLO whose metric the run could not measure fails too, unless "
+                       "--allow-unmeasured), so it can gate CI. An SLO scoped to other engines "
+                       "('... on exec') is not applicable: neither a pass nor a fail.")
     r.add_argument("scenario", help="scenario YAML file")
     r.add_argument("--engine", default=None,
                    help="engine to run on (default: the scenario's run.engine, normally sim)")
@@ -58,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--bootstrap", default=None, metavar="CMD",
                    help="exec engine: the shell command that boots one instance (overrides "
                    "exec.command and bootstrap.command)")
+    r.add_argument("--isolation", default=None, choices=("netns", "env"),
+                   help="exec engine: netns runs each instance in its own network namespace "
+                   "(169.254.169.254 is its own IMDS, the AWS endpoints reach the fakes, nothing "
+                   "else; needs root); env shares the host network and points "
+                   "AWS_EC2_METADATA_SERVICE_ENDPOINT at the IMDS (default: exec.isolation, "
+                   "auto: netns when possible)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a scenario field, e.g. fleet.size=500 or "
                    "bootstrap.steps.0.retry.kind=full_jitter (repeatable)")
@@ -66,11 +79,36 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true",
                    help="validate and show the plan (launch rate, demand vs quotas) without running")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
-    r.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+    r.add_argument("--json", action="store_true",
+                   help="print the summary as JSON instead of tables (summary.json plus "
+                   "\"folder\": the run folder's path)")
+    r.add_argument("--allow-unmeasured", action="store_true",
+                   help="let an SLO whose metric this run could not measure pass (e.g. "
+                   "secret_exposure_events on the sim engine, when the SLO is not scoped "
+                   "'on exec'); it is still reported as not measured. Default: it fails")
+    lg = r.add_argument_group(
+        "load engine (Locust)",
+        "--engine load runs a Locust master on 127.0.0.1 and N local workers. To add workers on "
+        "other machines: start the run with --remote-workers M --master-bind-host 0.0.0.0 "
+        "--master-port P, then on each machine `bootstorm run SCENARIO --engine load --worker "
+        "--master-host HOST --master-port P` (see docs/load-engine.md).")
+    lg.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="local Locust worker processes (default: load.workers, else one per core)")
+    lg.add_argument("--remote-workers", type=int, default=0, metavar="M",
+                    help="wait for M more workers started on other machines")
+    lg.add_argument("--master-bind-host", default="127.0.0.1", metavar="HOST",
+                    help="address the Locust master listens on (default 127.0.0.1)")
+    lg.add_argument("--master-port", type=int, default=None, metavar="P",
+                    help="port the Locust master listens on (default: a free one)")
+    lg.add_argument("--worker", action="store_true",
+                    help="only run a Locust worker that joins the master at --master-host")
+    lg.add_argument("--master-host", default=None, metavar="HOST",
+                    help="with --worker: the machine the master runs on")
 
     v = sub.add_parser("validate", help="check scenario files without running them",
                        description="Validate each FILE completely; report every problem with "
-                       "file, line, field path, what was expected and what was given.")
+                       "file, line, field path, what was expected and what was given. Warns "
+                       "(exit 0) about an SLO scoped to engines that cannot measure it.")
     v.add_argument("files", nargs="+", metavar="FILE")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
 
@@ -81,21 +119,51 @@ def _parser() -> argparse.ArgumentParser:
                          "rewrite summary.json, metrics.prom, junit.xml, report.md and plots.")
     rep.add_argument("folder")
     rep.add_argument("--no-plots", action="store_true")
+    rep.add_argument("--allow-unmeasured", action="store_true",
+                     help="let SLOs the run could not measure pass (still shown as not measured)")
+
+    c = sub.add_parser(
+        "calibrate", help="run a scenario on the sim and on the real fakes (load engine), compare",
+        description="Run SCENARIO on the load engine (Locust virtual instances against the real "
+        "fakes: the reference) and on the sim engine with the same seed, then report side by "
+        "side: time to ready p50/p95/p99, success rate, calls, throttles and retry amplification "
+        "per dependency, the relative error of each, the two-sample KS distance of the time-to-"
+        "ready distributions, and one CDF plot. Use a small fleet (--set fleet.size=200). "
+        "--fit first measures the fakes' service times and capacities and also runs the sim on "
+        "a calibrated copy of the scenario (written beside the report; column sim-fitted), so "
+        "the calibrated sim can then be scaled to 100k instances.")
+    c.add_argument("scenario", help="scenario YAML file")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a scenario field, e.g. fleet.size=200 (repeatable)")
+    c.add_argument("--seed", type=int, default=None, help="override run.seed (both engines)")
+    c.add_argument("--fit", action="store_true",
+                   help="measure the fakes first and also run the sim on the calibrated scenario")
+    c.add_argument("--exec", dest="exec_engine", action="store_true",
+                   help="also run the exec engine (the scenario's real bootstrap script)")
+    c.add_argument("--time-scale", type=float, default=None, metavar="X",
+                   help="compress the scenario's clock by X for every engine (default: load.time_scale)")
+    c.add_argument("--workers", type=int, default=None, metavar="N", help="local Locust workers")
+    c.add_argument("--out", default="results", help="folder for the calibration folder (default: results)")
+    c.add_argument("--no-plots", action="store_true", help="skip each run's own plots (the CDF is always drawn)")
 
     # Listed here for --help; `main` hands everything after `fakes` to fakes.stack.cli.
     sub.add_parser("fakes", help="start or stop the real fakes: fakes up [SCENARIO] | fakes down "
                    "| fakes toxiproxy (see `bootstorm fakes --help`)", add_help=False)
+
+    from sim.decide.cli import add_parsers as add_decide_parsers  # sweep, plan, compare
+
+    add_decide_parsers(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["fakes"]:
-        from fakes.stack.cli import main as fakes_main
-
-        return fakes_main(argv[1:])
-    args = _parser().parse_args(argv)
     try:
+        if argv[:1] == ["fakes"]:
+            from fakes.stack.cli import main as fakes_main
+
+            return fakes_main(argv[1:])
+        args = _parser().parse_args(argv)
         return _COMMANDS[args.command](args)
     except InvalidInput as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -106,6 +174,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a harness failure (a missing module, a broken install): exit 3, no traceback
+        print(harness_failure(exc), file=sys.stderr)
+        return EXIT_RUN_FAILED
+
+
+def harness_failure(exc: BaseException) -> str:
+    """One line for an unexpected exception: what broke and where, without a traceback."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    hint = ""
+    if isinstance(exc, ModuleNotFoundError):
+        hint = "; the installation is incomplete: reinstall with `pip install -e .`"
+    return f"error: harness failure: {type(exc).__name__}: {exc}{where}{hint}"
 
 
 def _console(stderr: bool = False):
@@ -131,12 +214,25 @@ def _cmd_run(args) -> int:
         )
     if args.seed is not None and args.seed < 0:
         raise InvalidArgument(f"--seed: expected an integer >= 0, got {args.seed}")
+    if args.worker:
+        return _run_worker(args)
+    for name in ("workers", "remote_workers"):
+        value = getattr(args, name)
+        if value is not None and value < (1 if name == "workers" else 0):
+            raise InvalidArgument(f"--{name.replace('_', '-')}: expected an integer >= "
+                                  f"{1 if name == 'workers' else 0}, got {value}")
     scenario = load_scenario(args.scenario, args.overrides)
     if args.bootstrap is not None:
         if not args.bootstrap.strip():
             raise InvalidArgument("--bootstrap: expected a shell command line, got an empty string")
         scenario = scenario.model_copy(
             update={"exec": scenario.exec.model_copy(update={"command": args.bootstrap})})
+    if args.isolation is not None:
+        if (args.engine or scenario.run.engine) != "exec":
+            raise InvalidArgument(f"--isolation: applies to --engine exec only, not "
+                                  f"{args.engine or scenario.run.engine!r}")
+        scenario = scenario.model_copy(
+            update={"exec": scenario.exec.model_copy(update={"isolation": args.isolation})})
     if args.dry_run:
         _print_plan(plan(scenario))
         return EXIT_OK
@@ -145,10 +241,11 @@ def _cmd_run(args) -> int:
         outcome = run_scenario(
             scenario, engine=args.engine, seed=args.seed, out_dir=args.out,
             plots=not args.no_plots, progress=progress, scenario_file=args.scenario,
+            allow_unmeasured=args.allow_unmeasured, **_load_options(args, engine),
         )
     summary = outcome.summary
     if args.json:
-        print(summary.to_json())
+        print(outcome.to_json())
     else:
         from sim.report import render_console
 
@@ -160,6 +257,29 @@ def _cmd_run(args) -> int:
         print(f"interrupted: partial result in {outcome.folder}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK if summary.slos_passed else EXIT_SLO_FAILED
+
+
+def _load_options(args, engine: str) -> dict:
+    if engine != "load":
+        return {}
+    return {"workers": args.workers, "remote_workers": args.remote_workers,
+            "master_bind_host": args.master_bind_host, "master_port": args.master_port}
+
+
+def _run_worker(args) -> int:
+    """A Locust worker for a load run mastered elsewhere; the job comes from the master."""
+    import os
+    import subprocess
+
+    from sim.engines.load import locust_command
+    from sim.errors import InvalidArgument
+
+    if not args.master_host:
+        raise InvalidArgument("--worker: give --master-host HOST (the machine running the master)")
+    cmd = locust_command("--worker", "--master-host", args.master_host,
+                         *(["--master-port", str(args.master_port)] if args.master_port else []))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.call(cmd, env=env)
 
 
 class _progress:
@@ -223,6 +343,7 @@ def _print_plan(p) -> None:
 
 def _cmd_validate(args) -> int:
     from sim.scenario import load_scenario
+    from sim.scenario.slos import slo_warnings
 
     status = EXIT_OK
     for f in args.files:
@@ -234,6 +355,8 @@ def _cmd_validate(args) -> int:
             continue
         print(f"{f}: ok ({s.name}: {s.fleet.size:,} instances, {len(s.bootstrap.steps)} steps, "
               f"{len(s.dependencies)} dependencies, {len(s.faults)} faults, {len(s.slos)} SLOs)")
+        for warning in slo_warnings(s.slos):  # valid, but an SLO that cannot do what it says
+            print(f"{f}: warning: {warning}", file=sys.stderr)
     return status
 
 
@@ -257,14 +380,45 @@ def _cmd_report(args) -> int:
     if not (folder / "run.json").is_file():
         raise InvalidArgument(f"{folder}: not a run folder (no run.json); expected a folder "
                               "written by `bootstorm run`")
-    summary = report_from_folder(folder, plots=not args.no_plots)
+    summary = report_from_folder(folder, plots=not args.no_plots,
+                                 allow_unmeasured=args.allow_unmeasured)
     render_console(summary, _console())
     print(f"report: {folder / 'report.md'}")
     return EXIT_OK if summary.slos_passed else EXIT_SLO_FAILED
 
 
+def _cmd_calibrate(args) -> int:
+    from sim.calibrate import calibrate
+    from sim.errors import InvalidArgument
+    from sim.scenario import load_scenario
+
+    if args.seed is not None and args.seed < 0:
+        raise InvalidArgument(f"--seed: expected an integer >= 0, got {args.seed}")
+    if args.time_scale is not None and not 0 < args.time_scale <= 1000:
+        raise InvalidArgument(f"--time-scale: expected a number in (0, 1000], got {args.time_scale}")
+    if args.workers is not None and args.workers < 1:
+        raise InvalidArgument(f"--workers: expected an integer >= 1, got {args.workers}")
+    scenario = load_scenario(args.scenario, args.overrides)
+    scale = args.time_scale if args.time_scale is not None else scenario.load.time_scale
+    outcome = calibrate(scenario, seed=args.seed, fit=args.fit, exec_engine=args.exec_engine,
+                        time_scale=scale, workers=args.workers, out_dir=args.out,
+                        scenario_file=args.scenario, plots=not args.no_plots,
+                        log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    report = outcome.folder / "calibration.md"
+    print(report.read_text())
+    print(f"report: {report}")
+    return EXIT_OK
+
+
+def _cmd_decide(args) -> int:
+    from sim.decide.cli import COMMANDS
+
+    return COMMANDS[args.command](args)
+
+
 _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "schema": _cmd_schema,
-             "report": _cmd_report}
+             "report": _cmd_report, "calibrate": _cmd_calibrate, "sweep": _cmd_decide,
+             "plan": _cmd_decide, "compare": _cmd_decide}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,12 +8,13 @@ simulation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.distributions import mean_of
 from sim.scenario.bootstrap import topological_order
 from sim.scenario.fleet import Autoscaling, Burst, Poisson, Ramp, Steps
 from sim.scenario.model import Scenario
+from sim.scenario.slos import slo_warnings
 from sim.units import format_duration
 
 __all__ = ["Plan", "OperationPlan", "plan"]
@@ -48,9 +49,10 @@ class Plan:
     slos: list[str]
     horizon: float
     seed: int
+    slo_warnings: list[str] = field(default_factory=list)  # see sim.scenario.slos.slo_warnings
 
     def warnings(self) -> list[str]:
-        out = []
+        out = list(self.slo_warnings)
         for op in self.operations:
             if op.over_quota:
                 out.append(
@@ -135,5 +137,6 @@ def plan(scenario: Scenario) -> Plan:
     return Plan(
         name=scenario.name, size=scenario.fleet.size, arrival=arrival, peak_launch_rate=rate,
         steps=step_lines, operations=ops, faults=faults, slos=[s.text for s in scenario.slos],
+        slo_warnings=slo_warnings(scenario.slos),
         horizon=scenario.run.horizon, seed=scenario.run.seed,
     )

@@ -7,7 +7,8 @@
 Point AWS clients at the gate's URL as ``endpoint_url`` (or ``AWS_ENDPOINT_URL``); they talk to
 moto through it unchanged until a rule, an expired key or an outage makes the gate answer with
 the error AWS would send. Modules: ``protocol`` (what a request is, AWS error wire formats),
-``rules`` (the decision), ``credentials`` (key -> instance, expiry), ``requestlog``,
+``sigv4`` (authentication as AWS checks it), ``rules`` (the decision), ``credentials``
+(key -> instance, secret, expiry), ``requestlog``,
 ``server`` (the proxy), ``control`` (the control API), ``client``.
 """
 

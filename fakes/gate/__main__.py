@@ -23,6 +23,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 lets the OS pick a free port")
     parser.add_argument("--seed", type=int, default=0, help="seed of the error_rate draws")
     parser.add_argument("--log-capacity", type=int, default=DEFAULT_CAPACITY, help="request log entries kept")
+    parser.add_argument("--no-verify-signatures", dest="verify", action="store_false",
+                        help="forward requests without checking their SigV4 signature (expiry still applies); "
+                             "by default the gate refuses what AWS refuses")
     args = parser.parse_args(argv)
     if not args.upstream.startswith(("http://127.", "http://localhost", "http://[::1]")):
         parser.error(f"--upstream must be a loopback http URL, got {args.upstream!r}")
@@ -38,7 +41,7 @@ async def _main(args: argparse.Namespace) -> None:
         sys.stdout.write(json.dumps({"ready": True, "port": port, "name": "gate"}) + "\n")
         sys.stdout.flush()
 
-    task = asyncio.ensure_future(serve(GateState(args.upstream, args.seed, args.log_capacity), args.host, args.port, ready))
+    task = asyncio.ensure_future(serve(GateState(args.upstream, args.seed, args.log_capacity, args.verify), args.host, args.port, ready))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)

@@ -22,9 +22,12 @@ from sim.errors import FakeFailed, InvalidInput
 __all__ = ["GateClient", "start_gate"]
 
 
-def start_gate(upstream_url: str, *, seed: int = 0, log_capacity: int | None = None, ready_timeout: float = 60.0) -> ServerProcess:
+def start_gate(upstream_url: str, *, seed: int = 0, log_capacity: int | None = None, ready_timeout: float = 60.0,
+               verify_signatures: bool = True) -> ServerProcess:
     """Start ``python -m fakes.gate`` in front of ``upstream_url`` and wait until it is ready."""
     args = ["--upstream", upstream_url, "--port", "0", "--seed", str(seed)]
+    if not verify_signatures:
+        args.append("--no-verify-signatures")
     if log_capacity is not None:
         args += ["--log-capacity", str(log_capacity)]
     server = ServerProcess(name="gate", argv=[sys.executable, "-m", "fakes.gate", *args], ready_timeout=ready_timeout)
@@ -108,9 +111,18 @@ class GateClient:
         instance_id: str | None = None,
         expiration: dt.datetime | float | str | None = None,
         expires_in: float | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
     ) -> dict[str, Any]:
-        """Map ``access_key`` to an instance and (optionally) an expiration the gate enforces."""
+        """Map ``access_key`` to an instance and (optionally) an expiration the gate enforces.
+
+        ``secret_key`` (and ``session_token``) let the gate check the key's signatures; keys
+        moto issued are looked up in moto by the gate itself, so they need neither."""
         spec: dict[str, Any] = {"access_key": access_key, "instance_id": instance_id}
+        if secret_key is not None:
+            spec["secret_key"] = secret_key
+        if session_token is not None:
+            spec["session_token"] = session_token
         if expiration is not None:
             spec["expiration"] = _expiration(expiration)
         if expires_in is not None:

@@ -6,7 +6,8 @@
     DELETE /rules/{id}                   {"removed": 1}, 404 for an unknown id
     DELETE /rules[?kind=K&service=S]     {"removed": n}
     GET    /credentials                  {"credentials": [...]}
-    POST   /credentials                  {"access_key", "instance_id"?, "expiration"? | "expires_in"?}
+    POST   /credentials                  {"access_key", "instance_id"?, "expiration"? | "expires_in"?,
+                                          "secret_key"?, "session_token"?}  (secrets never echoed)
     POST   /credentials/expire           {"access_key"? , "instance_id"?} -> {"expired": n}
     GET    /log?since=&limit=&<field>=   {"entries": [...], "next": seq, "dropped": n}
     GET    /series?bucket_s=&start=&<field>=  per-bucket offered/ok/throttled/failed, latency p50/p99
@@ -111,6 +112,13 @@ async def _list_credentials(request, state) -> web.Response:
 
 async def _register_credential(request, state) -> web.Response:
     credential = state.credentials.register(await _json_body(request), time.time())
+    state.unknown_keys.discard(credential.access_key)  # known now: look it up again if need be
+    if credential.secret is None and state.verify_signatures:
+        # A key registered without its secret (the stack's IMDS sync) is one moto issued: learn
+        # its secret now, in the background, so the instance's first call does not wait for it.
+        from fakes.gate.server import prefetch_moto_keys
+
+        prefetch_moto_keys(state, request.app["session"])
     return web.json_response({"credential": credential.describe()})
 
 

@@ -107,16 +107,40 @@ FAILURES: dict[str, Failure] = {
     "expired": Failure(
         (400, "ExpiredTokenException"), (400, "ExpiredToken"), "The security token included in the request is expired"
     ),
+    # Authentication (fakes.gate.sigv4): JSON services answer 400 with ...Exception codes,
+    # the query services (STS, IAM) their own codes, 403 where AWS's common errors say so.
+    "missing": Failure(
+        (400, "MissingAuthenticationTokenException"), (403, "MissingAuthenticationToken"),
+        "Request is missing Authentication Token",
+    ),
+    "incomplete": Failure(
+        (400, "IncompleteSignatureException"), (400, "IncompleteSignature"),
+        "The request signature does not conform to AWS standards.",
+    ),
+    "invalid_token": Failure(
+        (400, "UnrecognizedClientException"), (403, "InvalidClientTokenId"),
+        "The security token included in the request is invalid.",
+    ),
+    "bad_signature": Failure(
+        (400, "InvalidSignatureException"), (403, "SignatureDoesNotMatch"),
+        "The request signature we calculated does not match the signature you provided. Check your AWS "
+        "Secret Access Key and signing method. Consult the service documentation for details.",
+    ),
+    "skewed": Failure(  # the message says which way and by how much (sigv4.check_clock)
+        (400, "InvalidSignatureException"), (403, "SignatureDoesNotMatch"), "Signature expired"
+    ),
+    "request_expired": Failure((400, "RequestExpired"), (400, "RequestExpired"), "Request has expired."),
 }
 
 
-def error_body(failure: str, call: Call) -> tuple[int, str, dict[str, str], bytes]:
+def error_body(failure: str, call: Call, message: str | None = None) -> tuple[int, str, dict[str, str], bytes]:
     """(status, code, headers, body) of the AWS error ``failure`` for this call's protocol."""
     spec = FAILURES[failure]
     request_id = str(uuid.uuid4())
-    message = spec.message.format(
-        principal=call.access_key or "anonymous", action=f"{call.service}:{call.operation}"
-    )
+    if message is None:
+        message = spec.message.format(
+            principal=call.access_key or "anonymous", action=f"{call.service}:{call.operation}"
+        )
     if call.protocol == QUERY:
         status, code = spec.query
         kind = "Sender" if status < 500 else "Receiver"

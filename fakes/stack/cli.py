@@ -109,7 +109,7 @@ def _up(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             if stack.failure is not None:
                 print(f"bootstorm fakes: {stack.failure}", file=sys.stderr)
-                return 1
+                return 3
         print("bootstorm fakes: stopping", flush=True)
         return 0
     finally:
@@ -122,7 +122,7 @@ def _down(args: argparse.Namespace) -> int:
     result = stop_from_state(args.state)
     if result["still_running"]:
         print(f"bootstorm fakes: process groups still running after SIGKILL: {result['still_running']}", file=sys.stderr)
-        return 1
+        return 3
     print(f"bootstorm fakes: stopped {', '.join(result['processes'])}; removed {args.state}")
     return 0
 
@@ -141,9 +141,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidInput as exc:
         print(f"bootstorm fakes: error: {exc}", file=sys.stderr)
         return 2
-    except FakeFailed as exc:
+    except FakeFailed as exc:  # a harness failure: exit 3, as `bootstorm run`
         print(f"bootstorm fakes: {exc}", file=sys.stderr)
-        return 1
+        return 3
+    except KeyboardInterrupt:
+        print("bootstorm fakes: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # anything else the harness did not expect: no traceback either
+        from sim.cli import harness_failure
+
+        print(f"bootstorm fakes: {harness_failure(exc)}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -23,8 +23,18 @@
                      target ``imds``: every IMDSv2 session token dies (401 until a new PUT)
 
 Network faults on ``dependency.Operation`` hit the whole dependency (a proxy sees bytes, not
-operations); the handle notes that. A fault the fakes cannot express raises `InvalidInput`;
-`check_scenario` finds all of them before a run starts.
+operations); the handle notes that.
+
+IMDS for one instance, or served on per-instance root listeners (the exec engine's netns
+isolation, ``stack.imds_listeners``): instances do not share toxiproxy's ``imds`` proxy, so
+network faults on imds become the IMDS's own settings, for every instance (and new ones) or
+for the one named by the ``instance`` parameter (``stack.apply_fault("reset", "imds",
+instance="i-...")``): partition -> ``partition`` (requests held unanswered), reset ->
+``connection_reset`` (TCP RST), latency -> ``latency`` (no jitter); slow_bandwidth cannot
+be expressed there and is refused. outage, throttle and deny take ``instance`` too.
+
+A fault the fakes cannot express raises `InvalidInput`; `check_scenario` finds all of them
+before a run starts.
 """
 
 from __future__ import annotations
@@ -158,18 +168,27 @@ def _quota(params: dict[str, Any]) -> tuple[float, float | None]:
     return float(rate), (None if burst is None else float(burst))
 
 
-def apply_fault(stack, kind: str, target: str, **params: Any) -> FaultHandle:
+def apply_fault(stack, kind: str, target: str, *, instance: str | None = None, **params: Any) -> FaultHandle:
+    """Apply a fault now; ``instance``: only that IMDS instance (imds faults only)."""
     fake, dependency, operation = _route(kind, target)
     _check_params(kind, target, params)
+    per_instance = instance is not None
+    if per_instance and (fake != "imds" or kind == "expire_credentials" or not isinstance(instance, str)):
+        raise InvalidInput(f"{kind} fault on {target!r}: 'instance' applies to imds faults only, "
+                           f"as an instance id string; got instance={instance!r}")
     handle = FaultHandle(f"f{next(_ids)}", kind, target, dict(params), time.time())
-    if kind in NETWORK_KINDS:
+    if instance is not None:
+        handle.params["instance"] = instance
+    if kind in NETWORK_KINDS and fake == "imds" and (per_instance or getattr(stack, "imds_listeners", False)):
+        _imds_network(stack, handle, instance)
+    elif kind in NETWORK_KINDS:
         _network(stack, handle, dependency, operation)
     elif kind == "expire_credentials":
         _expire(stack, handle)
     elif fake == "gate":
         _gate(stack, handle, dependency, operation)
     elif fake == "imds":
-        _imds(stack, handle)
+        _imds(stack, handle, instance)
     else:
         handle.undo.append(stack.hold(("sinks", "fail_status"), 503, 0, lambda v: stack.sinks.settings(fail_status=v)))
         handle.notes.append("sinks outage fails registry and telemetry together (one fail_status)")
@@ -232,17 +251,40 @@ def _gate(stack, handle: FaultHandle, service: str, operation: str | None) -> No
     handle.undo.append(lambda: gate.remove_rule(rule))
 
 
-def _imds(stack, handle: FaultHandle) -> None:
-    imds = stack.imds
+def _imds_network(stack, handle: FaultHandle, instance: str | None) -> None:
+    kind, p = handle.kind, handle.params
+    if kind == "slow_bandwidth":
+        raise InvalidInput(f"slow_bandwidth fault on {handle.target!r}: IMDS served per instance (netns "
+                           "isolation, or one instance) has no bandwidth setting; use latency, or "
+                           "isolation env")
+    if kind == "latency":
+        if "latency" not in p:
+            raise InvalidInput(f"latency fault on {handle.target!r}: parameter 'latency' (seconds) is required")
+        setting, value = "latency", _seconds(kind, "latency", p["latency"])
+        if p.get("jitter"):
+            handle.notes.append("latency on imds per instance: the IMDS latency setting has no jitter")
+    else:
+        setting, value = ("partition", True) if kind == "partition" else ("connection_reset", True)
+    default = stack.imds_default(setting)
+    default = (0.0 if setting == "latency" else False) if default is None else default
+    handle.undo.append(stack.hold(("imds", setting, instance or "*"), value, default,
+                                  lambda v: stack.imds.configure(instance, **{setting: v})))
+    handle.notes.append(f"{kind} on imds as the IMDS {setting} setting"
+                        + (f" of {instance}" if instance else " of every instance"))
+
+
+def _imds(stack, handle: FaultHandle, instance: str | None = None) -> None:
+    imds, who = stack.imds, instance or "*"
     if handle.kind == "outage":
-        undo = stack.hold(("imds", "outage"), True, False, lambda v: imds.set_outage(v))
+        undo = stack.hold(("imds", "outage", who), True, False, lambda v: imds.set_outage(v, instance))
     elif handle.kind == "deny":
-        undo = stack.hold(("imds", "http_endpoint"), "disabled", "enabled", lambda v: imds.configure(http_endpoint=v))
+        undo = stack.hold(("imds", "http_endpoint", who), "disabled", "enabled",
+                          lambda v: imds.configure(instance, http_endpoint=v))
         handle.notes.append("deny on imds: the metadata endpoint answers 403 (http_endpoint disabled)")
     else:
         rate, _ = _quota(handle.params)
         default = stack.imds_default("rate_limit")
-        undo = stack.hold(("imds", "rate_limit"), rate, default, lambda v: imds.set_limit(v))
+        undo = stack.hold(("imds", "rate_limit", who), rate, default, lambda v: imds.set_limit(v, instance))
         handle.notes.append("throttle on imds: a per-instance request limit (429 when exceeded)")
     handle.undo.append(undo)
 

@@ -68,6 +68,11 @@ class Stack:
         self.faults: dict[str, Any] = {}  # handle id -> FaultHandle (see fakes.stack.faults)
         self.holds: dict[tuple[str, str], list] = {}
         self._imds_defaults: dict[str, Any] = {}
+        # Instances served at the root of their own IMDS port (the exec engine's netns
+        # isolation): instance id -> that port. While ``imds_listeners`` is set, network faults
+        # on imds are IMDS settings, since those instances do not go through toxiproxy's proxy.
+        self.listener_ports: dict[str, int] = {}
+        self.imds_listeners = False
         self._ledger_cursor = 0
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -233,7 +238,9 @@ class Stack:
             raise InvalidInput(f"instance id: expected a non-empty string without '/', got {instance_id!r}")
         assert self.imds is not None and self.proxies is not None
         spec.setdefault("role", self.config.role_name)
-        self.imds.add_instance(instance_id, **spec)
+        described = self.imds.add_instance(instance_id, **spec)
+        if described.get("listener_port"):
+            self.listener_ports[instance_id] = int(described["listener_port"])
         return self.instance_env(instance_id)
 
     def instance_env(self, instance_id: str) -> dict[str, str]:
@@ -287,6 +294,8 @@ class Stack:
             self.imds.reset()
             self.sinks.reset()
             self._ledger_cursor = 0
+            self.listener_ports.clear()
+            self.imds_listeners = False
 
     # faults and reading (implemented in their own modules) -----------------------------------
     def apply_fault(self, kind: str, target: str, **params: Any):

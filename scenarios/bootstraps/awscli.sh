@@ -93,5 +93,6 @@ post_json "$BOOTSTORM_REGISTRY_URL/register" \
   "{\"instance_id\":\"$INSTANCE_ID\",\"idempotency_key\":\"$INSTANCE_ID\"}" \
   -H "Idempotency-Key: $INSTANCE_ID"
 
-date -u +%Y-%m-%dT%H:%M:%SZ > "$MARKER"
+# The marker records the first completion; a second run leaves the disk exactly as it was.
+[ -f "$MARKER" ] || date -u +%Y-%m-%dT%H:%M:%SZ > "$MARKER"
 log "ready"

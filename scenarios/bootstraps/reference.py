@@ -325,8 +325,9 @@ def bootstrap(log: Log, rng: random.Random, run_id: str) -> dict:
     answer = json.loads(sinks.run("register", lambda timeout: http(
         "POST", registry + "/register", timeout, body, headers={"Idempotency-Key": instance_id}), SINK_TIMEOUT))
     log("info", "step_done", step="register", duplicate=bool(answer.get("duplicate")))
-    write_private(marker_path, json.dumps({"run_id": run_id, "completed_at": time.time(),
-                                           "idempotency_key": instance_id}))
+    if not done_before:  # the marker records the first completion; a rerun leaves the disk as it was
+        write_private(marker_path, json.dumps({"run_id": run_id, "completed_at": time.time(),
+                                               "idempotency_key": instance_id}))
     return {"rerun": done_before, "duplicate": bool(answer.get("duplicate"))}
 
 

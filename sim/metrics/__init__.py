@@ -1,7 +1,9 @@
 """Metrics from a Run: the numbers bootstorm reports, and the SLO verdicts on them.
 
 Computed from a ``sim.results.Run`` only, vectorised (a million attempts take about a second).
-Times are seconds; a metric that could not be measured is NaN (and fails any SLO on it).
+Times are seconds; a metric that could not be measured is NaN (and fails any SLO on it unless
+the run allows unmeasured SLOs). +inf is "never" (a measurement, not a missing one). What an
+engine cannot measure at all is declared in ``sim.engines.NOT_MEASURED`` and set to NaN here.
 
 Instances and attempts
     An instance may boot several times (attempts 1, 2, ... with the same ``instance``): a
@@ -12,8 +14,12 @@ Fleet metrics (names as in ``sim.scenario.slos.METRICS``)
     ``bootstrap_success_rate``
         instances with at least one ``ready`` attempt / instances launched.
     ``time_to_ready.{p50,p90,p95,p99,p99.9,max,mean}``
-        per instance that became ready: the ready time of its (first) ready attempt minus the
-        launch of its FIRST attempt, so restarts count against it. NaN when nobody was ready.
+        over the FLEET: per instance launched, the ready time of its (first) ready attempt minus
+        the launch of its FIRST attempt, so restarts count against it; +inf for an instance
+        that never became ready, and any percentile that interpolates towards one is +inf.
+        NaN only with no instances.
+    ``time_to_ready_of_ready.*``
+        the same over the instances that became ready. NaN when nobody was ready.
     ``secret_fetch_latency.*``
         ``mark_secret_fetched - start`` per attempt that reached the mark.
     ``agent_start_time.*``
@@ -32,7 +38,8 @@ Fleet metrics (names as in ``sim.scenario.slos.METRICS``)
     ``config_validation_failures``
         attempts whose ``error_class`` is ``ConfigValidationFailed``.
     ``secret_exposure_events``
-        attempts whose ``findings`` (``;``-joined names) include ``secret_exposure``.
+        attempts whose ``findings`` (``;``-joined names) include ``secret_exposure``; NaN on
+        engines that run no script (``sim``).
     ``attempts_per_instance.{mean,max}``
         attempts per instance launched.
     Percentiles are numpy's linear interpolation over the values; ``max`` and ``mean`` are exact.
@@ -51,11 +58,16 @@ Dependency metrics (``dependencies.<name>.<metric>``, names as in ``DEPENDENCY_M
     ``time_to_drain``
         the "last fault" is the latest-ending fault whose ``target`` is this dependency; when
         no fault targets it, the latest-ending fault of the run (a fault on the network or on
-        another service can drive this dependency too). An interval is clean when throttled +
+        another service can drive this dependency too). An instant fault (expire_credentials)
+        ends at its start; a fault that started at or after the run's end is left out.
+        An interval is clean when throttled +
         failed + timed_out + rejected is 0 and offered <= 1.1 x needed. Time to drain = start
         of the first interval from which every interval to the end of the run is clean, minus
-        the last fault's end; 0 when clean right away. NaN with no fault, with a fault that outlasted the run, or
-        when the run's last interval is not clean (it never drained).
+        the last fault's end; 0 when clean right away. +inf ("never", within the run) when the
+        run's last interval is still not clean though the run watched at least one whole
+        interval after the fault (a measurement: an SLO ``time_to_drain <= X`` fails). NaN (not
+        measured) with no fault, with a fault that never ended or outlasted the run, or that
+        ended in the run's last interval.
     ``metastable``
         1.0 when the dependency stayed overloaded after its trigger went away, else 0.0.
         The tail is every interval starting at or after last fault end + 30 s grace; it needs
@@ -65,29 +77,32 @@ Dependency metrics (``dependencies.<name>.<metric>``, names as in ``DEPENDENCY_M
         one interval) are overloaded, and, when ``capacity_rps`` is known, the needed load
         alone over the tail fits under that capacity (otherwise the dependency is simply too
         small, which is overload, not metastability). The last fault is chosen as for
-        ``time_to_drain``. 0.0 with no fault, with a fault that never ended, or with a tail too
-        short to judge (the last case also adds a validity warning).
+        ``time_to_drain``. 0.0 with no fault; NaN (not measured) with a fault that never ended or
+        with a tail too short to judge (the last case also adds a validity warning).
 
 Report-only numbers
     Outcome counts, error class counts, failed step counts, findings counts, mean retries per
     step, and the phase breakdown (``sim.metrics.phases``).
 
 Validity warnings
-    The engine's ``meta.warnings``, plus: the run is partial; the run ended too soon after a
+    The engine's ``meta.warnings``, plus: the run is partial; a fault never happened (it
+    started after the run ended); the run ended too soon after a
     dependency's last fault to judge metastability; (exec/load engines only) a
     dependency's peak served rate reached >= 90 % of its fake's ``capacity_rps``, so the harness
     may have been the bottleneck. For the ``sim`` engine the capacity is the model's, not a
     harness limit, so there is no such warning.
 
 SLO verdicts
-    ``evaluate_slos(slos, metrics)``: one ``Verdict`` per SLO; a missing or NaN measurement fails.
+    ``evaluate_slos(slos, metrics, engine=None, allow_unmeasured=False)``: one ``Verdict`` per
+    SLO, ``pass``, ``fail``, ``unmeasured`` (missing or NaN; fails unless allowed) or
+    ``not_applicable`` (scoped to other engines than ``engine``: neither passes nor fails).
 """
 
 from .attempts import attempt_metrics, initial_metric_gap, time_to_ready
 from .dependencies import dependency_metrics, is_metastable, last_fault_end, time_to_drain
 from .phases import Phase, phase_breakdown
 from .summary import Summary, compute_metrics, summarize, validity_warnings
-from .verdicts import Verdict, evaluate_slos, parse_slos
+from .verdicts import FAIL, NOT_APPLICABLE, PASS, UNMEASURED, Verdict, evaluate_slos, parse_slos
 
 __all__ = [
     "Summary",
@@ -95,6 +110,10 @@ __all__ = [
     "compute_metrics",
     "validity_warnings",
     "Verdict",
+    "PASS",
+    "FAIL",
+    "UNMEASURED",
+    "NOT_APPLICABLE",
     "evaluate_slos",
     "parse_slos",
     "Phase",

@@ -7,7 +7,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sim.engines import unmeasured_metrics
 from sim.results import Run
+from sim.scenario.slos import metric_kind
 
 from .attempts import (
     attempt_metrics,
@@ -19,14 +21,18 @@ from .attempts import (
 from .dependencies import (
     METASTABLE_GRACE,
     dependency_metrics,
+    happened,
     last_fault_end,
     metastability_tail,
 )
 from .phases import Phase, phase_breakdown
-from .verdicts import Verdict, evaluate_slos, parse_slos
+from .verdicts import NOT_APPLICABLE, UNMEASURED, Verdict, evaluate_slos, parse_slos
 
-__all__ = ["Summary", "summarize", "compute_metrics", "validity_warnings", "CAPACITY_WARNING_SHARE"]
+__all__ = ["Summary", "summarize", "compute_metrics", "to_scenario_clock", "validity_warnings",
+           "CAPACITY_WARNING_SHARE"]
 
+# JSON has no infinity: summary.json writes it as this string (NaN, not measured, is null).
+INFINITY = "inf"
 # A fake serving this share of its capacity is the bottleneck: the run measured the harness.
 CAPACITY_WARNING_SHARE = 0.9
 _HARNESS_ENGINES = ("exec", "load")
@@ -50,10 +56,21 @@ class Summary:
     faults: list[dict]
     meta: dict
     warnings: list[str] = field(default_factory=list)
+    allow_unmeasured: bool = False  # unmeasured SLOs were let pass (--allow-unmeasured)
 
     @property
     def slos_passed(self) -> bool:
         return all(v.passed for v in self.verdicts)
+
+    @property
+    def unmeasured(self) -> list[Verdict]:
+        """The SLOs whose metric the run could not measure."""
+        return [v for v in self.verdicts if v.verdict == UNMEASURED]
+
+    @property
+    def not_applicable(self) -> list[Verdict]:
+        """The SLOs scoped to other engines than this run's: neither passed nor failed."""
+        return [v for v in self.verdicts if v.verdict == NOT_APPLICABLE]
 
     def dependency(self, name: str) -> dict[str, float]:
         """The metrics of one dependency under their short names (``peak_offered_rps``, ...)."""
@@ -61,7 +78,7 @@ class Summary:
         return {k[len(prefix):]: v for k, v in self.metrics.items() if k.startswith(prefix)}
 
     def to_json(self) -> str:
-        """JSON text; NaN and infinities become null (JSON has no NaN)."""
+        """JSON text; NaN (not measured) becomes null, infinity (never) the string "inf"."""
         data = asdict(self)
         data["slos_passed"] = self.slos_passed
         return json.dumps(_nulls(data), indent=2, allow_nan=False)
@@ -70,10 +87,10 @@ class Summary:
     def from_json(cls, text: str) -> "Summary":
         data = json.loads(text)
         data.pop("slos_passed", None)
-        data["metrics"] = {k: _nan(v) for k, v in data["metrics"].items()}
+        data["metrics"] = {k: _number(v) for k, v in data["metrics"].items()}
         data["step_retries"] = {k: _nan(v) for k, v in data["step_retries"].items()}
         data["verdicts"] = [
-            Verdict(**{**v, "measured": _nan(v["measured"]), "threshold": _nan(v["threshold"])})
+            Verdict(**{**v, "measured": _number(v["measured"]), "threshold": _nan(v["threshold"])})
             for v in data["verdicts"]
         ]
         data["phases"] = [
@@ -90,8 +107,17 @@ def _nan(value) -> float:
     return math.nan if value is None else float(value)
 
 
+def _number(value) -> float:
+    """A metric as summary.json holds it: null (not measured), "inf" (never), or a number."""
+    if value in (INFINITY, "-" + INFINITY):
+        return float(value)
+    return _nan(value)
+
+
 def _nulls(obj):
     if isinstance(obj, float):
+        if math.isinf(obj):  # "never" (e.g. time to ready of an instance that never booted)
+            return INFINITY if obj > 0 else "-" + INFINITY
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {k: _nulls(v) for k, v in obj.items()}
@@ -102,14 +128,48 @@ def _nulls(obj):
     return obj
 
 
+def run_end(run: Run) -> float:
+    """Seconds of run time the run covered (its horizon unless it stopped early)."""
+    return run.meta.sim_end or run.meta.horizon
+
+
+def settled(run: Run) -> bool:
+    """Whether the run stopped before its horizon because nothing was left to do (the sim
+    engine stops once every instance is done and the dependencies hold no work), as opposed to
+    being interrupted: after that end every dependency is idle."""
+    return (not run.meta.partial and bool(run.meta.sim_end)
+            and run.meta.sim_end < run.meta.horizon)
+
+
 def compute_metrics(run: Run, grace: float = METASTABLE_GRACE) -> dict[str, float]:
-    """Every metric of the run by name: fleet metrics, then ``dependencies.<name>.<metric>``."""
-    sim_end = run.meta.sim_end or run.meta.horizon
+    """Every metric of the run by name: fleet metrics, then ``dependencies.<name>.<metric>``.
+
+    What the run's engine cannot measure (``sim.engines.NOT_MEASURED``) is NaN, not a
+    reassuring zero. On the scenario's clock: a run whose times were scaled (exec
+    ``time_scale``) has its durations divided and its rates multiplied by the scale, so an SLO
+    written for the story (``time_to_ready.p95 <= 5m``) is compared with the story's seconds,
+    not raw wall seconds.
+    """
+    sim_end = run_end(run)
     metrics = attempt_metrics(run.attempts, sim_end)
+    for name in unmeasured_metrics(run.meta.engine):
+        metrics[name] = math.nan
     for name, series in run.dependencies.items():
-        for key, value in dependency_metrics(series, run.faults, grace).items():
+        for key, value in dependency_metrics(series, run.faults, grace, sim_end,
+                                             settled(run)).items():
             metrics[f"dependencies.{name}.{key}"] = value
-    return metrics
+    return to_scenario_clock(metrics, run.meta.time_scale)
+
+
+def to_scenario_clock(metrics: dict[str, float], time_scale: float) -> dict[str, float]:
+    """Durations / time_scale, rates * time_scale; everything else as it is."""
+    if time_scale == 1.0:
+        return metrics
+    out = {}
+    for name, value in metrics.items():
+        kind = metric_kind(name)
+        out[name] = value / time_scale if kind == "duration" else value * time_scale if kind == "rate" else value
+    return out
 
 
 def validity_warnings(run: Run, metrics: dict[str, float],
@@ -121,13 +181,22 @@ def validity_warnings(run: Run, metrics: dict[str, float],
             f"partial run: interrupted after {run.meta.sim_end:g}s of {run.meta.horizon:g}s; "
             "the metrics cover only what had happened by then"
         )
-    for name, series in run.dependencies.items():
-        fault_end = last_fault_end(run.faults, name)
-        if fault_end == fault_end and metastability_tail(series, fault_end, grace) < 2:
+    end = run_end(run)
+    for fault in run.faults:
+        if not happened(fault, end):
             warnings.append(
-                f"{name}: the run ended too soon after the last fault (ending at {fault_end:g}s) "
-                f"to judge metastability: it needs {grace:g}s of grace plus 2 intervals; "
-                "metastable is reported as 0"
+                f"fault {fault.kind} on {fault.target} (at {fault.start:g}s) never happened: "
+                f"the run ended at {end:g}s"
+            )
+    for name, series in run.dependencies.items():
+        fault_end = last_fault_end(run.faults, name, end)
+        if fault_end == fault_end and metastability_tail(series, fault_end, grace) < 2 \
+                and not (settled(run) and fault_end <= series.n * series.interval):
+            ended = "never ended" if math.isinf(fault_end) else f"ended at {fault_end:g}s"
+            warnings.append(
+                f"{name}: the run ended too soon after the last fault (it {ended}) to judge "
+                f"metastability: it needs {grace:g}s of grace plus 2 intervals; metastable is "
+                "not measured"
             )
     if run.meta.engine in _HARNESS_ENGINES:
         for name, series in run.dependencies.items():
@@ -142,11 +211,17 @@ def validity_warnings(run: Run, metrics: dict[str, float],
     return warnings
 
 
-def summarize(run: Run, grace: float = METASTABLE_GRACE) -> Summary:
-    """Metrics, SLO verdicts, counts and validity warnings of one run."""
+def summarize(run: Run, grace: float = METASTABLE_GRACE, *,
+              allow_unmeasured: bool = False) -> Summary:
+    """Metrics, SLO verdicts, counts and validity warnings of one run.
+
+    An SLO whose metric the run could not measure fails, unless ``allow_unmeasured`` (then it
+    is still reported as not measured, but does not fail the run).
+    """
     table = run.attempts
     metrics = compute_metrics(run, grace)
-    verdicts = evaluate_slos(parse_slos(run.scenario.get("slos", [])), metrics)
+    verdicts = evaluate_slos(parse_slos(run.scenario.get("slos", [])), metrics,
+                             engine=run.meta.engine, allow_unmeasured=allow_unmeasured)
     return Summary(
         instances=instance_count(table),
         attempts=len(table),
@@ -157,12 +232,20 @@ def summarize(run: Run, grace: float = METASTABLE_GRACE) -> Summary:
         failed_steps=value_counts(table.failed_step),
         step_retries=step_retry_means(table),
         findings=_finding_counts(table.findings),
-        phases=phase_breakdown(table),
+        phases=_scaled_phases(phase_breakdown(table), run.meta.time_scale),
         dependencies=list(run.dependencies),
         faults=[asdict(f) for f in run.faults],
         meta=asdict(run.meta),
         warnings=validity_warnings(run, metrics, grace),
+        allow_unmeasured=allow_unmeasured,
     )
+
+
+def _scaled_phases(phases: list[Phase], time_scale: float) -> list[Phase]:
+    """Phase durations on the scenario's clock, as every other duration in the Summary."""
+    if time_scale == 1.0:
+        return phases
+    return [Phase(p.name, p.begin, p.end, p.count, p.p50 / time_scale, p.p95 / time_scale) for p in phases]
 
 
 def _finding_counts(findings: list[str]) -> dict[str, int]:

@@ -8,7 +8,8 @@ from rich.table import Table
 from sim.metrics import Summary
 from sim.scenario.slos import DEPENDENCY_METRICS
 
-from .format import format_seconds, format_value
+from .format import (dependency_cell, format_seconds, format_value, measured_cell,
+                     verdict_label, verdict_line)
 
 __all__ = ["render_console"]
 
@@ -21,9 +22,15 @@ def _headline(s: Summary) -> Table:
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("instances / attempts", f"{s.instances:,} / {s.attempts:,}")
+    if s.meta.get("engine") == "exec":
+        scale = s.meta.get("time_scale", 1.0) or 1.0
+        table.add_row("time scale / isolation",
+                      f"{scale:g} (metrics on the scenario's clock) / {s.meta.get('isolation') or 'not recorded'}")
     table.add_row("success rate", format_value(m["bootstrap_success_rate"], "ratio"))
-    table.add_row("time to ready p50 / p95 / p99", " / ".join(
+    table.add_row("time to ready p50 / p95 / p99 (fleet)", " / ".join(
         format_seconds(m[f"time_to_ready.{p}"]) for p in ("p50", "p95", "p99")))
+    table.add_row("  of ready instances", " / ".join(
+        format_seconds(m[f"time_to_ready_of_ready.{p}"]) for p in ("p50", "p95", "p99")))
     table.add_row("retries per boot mean / max", " / ".join(
         format_value(m[f"bootstrap_retries.{k}"], "count") for k in ("mean", "max")))
     table.add_row("error rate", format_value(m["bootstrap_error_rate"], "per_mille"))
@@ -41,8 +48,10 @@ def _slos(s: Summary) -> Table:
     table.add_column("measured", justify="right")
     table.add_column("result", justify="center")
     for v in s.verdicts:
-        result = "[bold green]pass[/]" if v.passed else "[bold red]FAIL[/]"
-        table.add_row(v.slo, format_value(v.measured, v.kind), result)
+        label = verdict_label(v)
+        color = ("green" if v.verdict == "pass" else "dim" if v.verdict == "not_applicable"
+                 else "yellow" if v.passed else "red")
+        table.add_row(v.slo, measured_cell(v), f"[bold {color}]{label}[/]")
     return table
 
 
@@ -56,7 +65,8 @@ def _dependencies(s: Summary) -> Table:
         table.add_column(label, justify="right")
     for name in s.dependencies:
         values = s.dependency(name)
-        cells = [format_value(values.get(key), DEPENDENCY_METRICS[key]) for _, key in columns]
+        cells = [dependency_cell(values, key, DEPENDENCY_METRICS[key], s.faults)
+                 for _, key in columns]
         if values.get("metastable") == 1.0:
             cells[-1] = "[bold red]yes[/]"
         table.add_row(name, *cells)
@@ -73,6 +83,6 @@ def render_console(summary: Summary, console: Console) -> None:
     for warning in summary.warnings:
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     if summary.verdicts:
-        failed = sum(not v.passed for v in summary.verdicts)
-        console.print("[bold red]" + f"{failed} of {len(summary.verdicts)} SLOs failed[/]"
-                      if failed else f"[bold green]all {len(summary.verdicts)} SLOs passed[/]")
+        color = "green" if summary.slos_passed else "red"
+        line = verdict_line(summary.verdicts, summary.meta.get("engine"))
+        console.print(f"[bold {color}]{line}[/]")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from sim.metrics import Summary
+from sim.metrics.dependencies import INSTANT_FAULTS
 from sim.scenario.slos import DEPENDENCY_METRICS, PERCENTILES
 
-from .format import format_seconds, format_value
+from .format import (dependency_cell, format_seconds, format_value, measured_cell,
+                     verdict_label, verdict_line)
 
 __all__ = ["render_markdown", "DISTRIBUTIONS"]
 
-DISTRIBUTIONS = ("time_to_ready", "secret_fetch_latency", "agent_start_time", "cold_start_latency",
+DISTRIBUTIONS = ("time_to_ready", "time_to_ready_of_ready", "secret_fetch_latency", "agent_start_time", "cold_start_latency",
                  "initial_metric_gap")
 _DEPENDENCY_COLUMNS = (
     ("peak offered", "peak_offered_rps"), ("peak served", "peak_served_rps"),
@@ -39,11 +41,14 @@ def _image(name: str, alt: str, plots: list[str]) -> list[str]:
 def _headline(s: Summary) -> list[str]:
     m = s.metrics
     ttr = " / ".join(format_seconds(m[f"time_to_ready.{p}"]) for p in ("p50", "p95", "p99"))
+    ready = " / ".join(format_seconds(m[f"time_to_ready_of_ready.{p}"])
+                       for p in ("p50", "p95", "p99"))
     rows = [
         ["instances launched", f"{s.instances:,}"],
         ["boot attempts", f"{s.attempts:,}"],
         ["bootstrap success rate", format_value(m["bootstrap_success_rate"], "ratio")],
-        ["time to ready p50 / p95 / p99", ttr],
+        ["time to ready p50 / p95 / p99, of the fleet", ttr],
+        ["time to ready p50 / p95 / p99, of ready instances", ready],
         ["retries per boot mean / p99 / max", " / ".join(
             format_value(m[f"bootstrap_retries.{k}"], "count") for k in ("mean", "p99", "max"))],
         ["bootstrap error rate", format_value(m["bootstrap_error_rate"], "per_mille")],
@@ -54,8 +59,8 @@ def _headline(s: Summary) -> list[str]:
 def _slos(s: Summary) -> list[str]:
     if not s.verdicts:
         return ["The scenario sets no SLOs.", ""]
-    rows = [[v.slo, format_value(v.measured, v.kind), f"{v.op} {format_value(v.threshold, v.kind)}",
-             "pass" if v.passed else "**FAIL**"] for v in s.verdicts]
+    rows = [[v.slo, measured_cell(v), f"{v.op} {format_value(v.threshold, v.kind)}",
+             verdict_label(v) if v.passed else f"**{verdict_label(v)}**"] for v in s.verdicts]
     return _table(["SLO", "measured", "threshold", "result"], rows, left=4)
 
 
@@ -65,18 +70,32 @@ def _dependencies(s: Summary) -> list[str]:
     rows = []
     for name in s.dependencies:
         values = s.dependency(name)
-        rows.append([name] + [format_value(values.get(key), DEPENDENCY_METRICS[key])
+        rows.append([name] + [dependency_cell(values, key, DEPENDENCY_METRICS[key], s.faults)
                               for _, key in _DEPENDENCY_COLUMNS])
     return _table(["dependency"] + [label for label, _ in _DEPENDENCY_COLUMNS], rows)
+
+
+def _fault_note(fault: dict, run_end: float) -> str:
+    if run_end and fault["start"] >= run_end:
+        return f"never happened: the run ended at {format_seconds(run_end)}"
+    if fault["kind"] in INSTANT_FAULTS:
+        return "instant"
+    end = fault["end"]
+    if end is None or end != end or (run_end and end >= run_end):
+        return "still on when the run ended"
+    return ""
 
 
 def _faults(s: Summary) -> list[str]:
     if not s.faults:
         return ["No faults were injected.", ""]
+    run_end = s.meta.get("sim_end") or s.meta.get("horizon") or 0.0
     rows = [[f["kind"], f["target"], format_seconds(f["start"]),
-             format_seconds(f["end"]) if f["end"] is not None else "end of run",
+             "-" if f["kind"] in INSTANT_FAULTS
+             else format_seconds(f["end"]) if f["end"] is not None else "end of run",
+             _fault_note(f, run_end),
              ", ".join(f"{k}={v}" for k, v in (f.get("params") or {}).items())] for f in s.faults]
-    return _table(["kind", "target", "from", "to", "parameters"], rows, left=5)
+    return _table(["kind", "target", "from", "to", "note", "parameters"], rows, left=6)
 
 
 def _counts(title: str, counts: dict[str, int], empty: str) -> list[str]:
@@ -91,12 +110,26 @@ def _distributions(s: Summary) -> list[str]:
     return _table(["metric"] + list(PERCENTILES), rows)
 
 
+def _clock_lines(meta: dict) -> list[str]:
+    """The time scale (and isolation mode) an exec run ran with; nothing for a plain sim run."""
+    scale = meta.get("time_scale", 1.0) or 1.0
+    isolation = meta.get("isolation")
+    if meta.get("engine") != "exec" and scale == 1.0 and isolation is None:
+        return []
+    parts = [f"Time scale {scale:g}: the scenario's times ran {1 / scale:g}x "
+             f"{'faster' if scale < 1 else 'slower' if scale > 1 else 'as written'}; metrics and SLOs "
+             "are on the scenario's clock (wall seconds / time scale)"]
+    if meta.get("engine") == "exec" or isolation is not None:
+        parts.append(f"isolation `{isolation or 'not recorded'}`")
+    return ["; ".join(parts) + ".", ""]
+
+
 def render_markdown(summary: Summary, plots: list[str]) -> str:
     """The report text; ``plots`` are the PNG file names written next to it."""
     s, meta = summary, summary.meta
-    failed = sum(not v.passed for v in s.verdicts)
-    verdict = (f"**{failed} of {len(s.verdicts)} SLOs failed.**" if failed
-               else f"All {len(s.verdicts)} SLOs passed." if s.verdicts else "No SLOs set.")
+    line = verdict_line(s.verdicts, meta.get("engine"))
+    line = line[0].upper() + line[1:] + "."
+    verdict = line if s.slos_passed else f"**{line}**"
     out = [
         f"# bootstorm report: {meta.get('scenario_name') or 'scenario'}",
         "",
@@ -105,6 +138,7 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         f"wall time {format_seconds(meta.get('wall_seconds') or 0.0)}, scenario hash "
         f"`{meta.get('scenario_hash')}`.",
         "",
+        *_clock_lines(meta),
         verdict,
         "",
     ]

@@ -1,7 +1,10 @@
 """The Summary as OpenMetrics text (``metrics.prom``), for Prometheus, Pushgateway or CI.
 
 Every family is a gauge named ``bootstorm_<metric>``; durations end in ``_seconds`` with a
-``# UNIT`` line. Distribution metrics carry a ``stat`` label (``p50`` ... ``p99.9``, ``max``,
+``# UNIT`` line. ``bootstorm_slo_unmeasured`` is 1 for an SLO whose metric was not measured;
+``bootstorm_slo_not_applicable`` is 1 for an SLO scoped to other engines than the run's, which
+has no ``bootstorm_slo_passed`` sample (it neither passed nor failed). Distribution metrics
+carry a ``stat`` label (``p50`` ... ``p99.9``, ``max``,
 ``mean``), dependency metrics a ``dependency`` label. NaN (not measured) is written as ``NaN``.
 The text ends with ``# EOF``.
 """
@@ -22,7 +25,10 @@ _HELP = {
     "config_validation_failures": "Attempts that failed with ConfigValidationFailed.",
     "secret_exposure_events": "Attempts with a secret_exposure finding.",
     "attempts_per_instance": "Boot attempts per instance launched.",
-    "time_to_ready": "Seconds from an instance's first launch to ready.",
+    "time_to_ready": "Seconds from an instance's first launch to ready, over every instance "
+                     "launched (+Inf: never became ready).",
+    "time_to_ready_of_ready": "Seconds from an instance's first launch to ready, over the "
+                              "instances that became ready.",
     "secret_fetch_latency": "Seconds from bootstrap start to the secret_fetched mark.",
     "agent_start_time": "Seconds from bootstrap start to the agent_started mark.",
     "initial_metric_gap": "Seconds the app ran before its metrics agent started.",
@@ -34,7 +40,8 @@ _HELP = {
     "timed_out_share": "Timed-out calls / offered calls (0..1).",
     "retry_amplification": "Calls made / calls needed.",
     "goodput": "Served calls / offered calls (0..1).",
-    "time_to_drain": "Seconds from the end of the last fault until clean (NaN: never drained).",
+    "time_to_drain": ("Seconds from the end of the last fault until clean (+Inf: "
+                      "not clean by the end of the run; NaN: not measured)."),
     "metastable": "1 when the dependency stayed overloaded after the last fault ended.",
     "latency": "Call latency over the whole run, from the latency histogram.",
 }
@@ -122,8 +129,18 @@ def render_openmetrics(summary: Summary) -> str:
             out.add(name, _HELP.get(metric.partition(".")[0], metric), values.get(metric, math.nan),
                     {"dependency": dependency, **labels}, unit=unit)
     for v in summary.verdicts:
+        if v.verdict == "not_applicable":  # not judged on this engine: neither 1 nor 0
+            continue
         out.add("bootstorm_slo_passed", "1 when the SLO held, 0 when it did not.",
                 1 if v.passed else 0, {"slo": v.slo, "metric": v.metric})
+    for v in summary.verdicts:
+        out.add("bootstorm_slo_unmeasured", "1 when the run could not measure the SLO's metric "
+                "(it then fails unless unmeasured SLOs were allowed).",
+                1 if v.verdict == "unmeasured" else 0, {"slo": v.slo, "metric": v.metric})
+    for v in summary.verdicts:
+        out.add("bootstorm_slo_not_applicable", "1 when the SLO is scoped to other engines than "
+                "this run's (not judged: no bootstorm_slo_passed sample).",
+                1 if v.verdict == "not_applicable" else 0, {"slo": v.slo, "metric": v.metric})
     for v in summary.verdicts:
         out.add("bootstorm_slo_measured", "The SLO's metric as measured (base units).",
                 v.measured, {"slo": v.slo, "metric": v.metric})

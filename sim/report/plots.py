@@ -1,7 +1,9 @@
 """The report's plots, drawn with matplotlib's Agg canvas (no pyplot, no global backend state).
 
-Each function draws one PNG into a folder and returns its file name; ``write_plots`` draws them
-all. Big runs are thinned before drawing (quantiles, samples, bins), never looped over.
+Each ``plot_*`` function draws one PNG into a folder and returns its file name (``draw_*``
+returns the Figure, for tests); ``write_plots`` draws them all. Big runs are thinned before
+drawing (quantiles, samples, bins), never looped over. Legends sit outside the data (checked by
+``_figures.legend_overlaps`` in the tests); numbers are formatted by ``format``, as in the text.
 """
 
 from __future__ import annotations
@@ -10,57 +12,25 @@ import math
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from sim.metrics import Summary
 from sim.metrics.attempts import ready_by_launch
-from sim.metrics.dependencies import aims_at
-from sim.results import FaultWindow, Run
+from sim.results import Run
 
-from .format import format_seconds
+from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_below, legend_right, save,
+                       seconds_axis, shade_faults)
+from .format import format_seconds, format_value
+from .plot_load import draw_dependency_load, plot_dependency_load, quotas
 
 __all__ = ["write_plots", "plot_time_to_ready", "plot_dependency_load", "plot_retries",
-           "plot_phases", "PLOT_FILES"]
+           "plot_phases", "draw_time_to_ready", "draw_dependency_load", "draw_retries",
+           "draw_phases", "quotas", "PLOT_FILES"]
 
 PLOT_FILES = ("time_to_ready_cdf.png", "dependency_load.png", "retries_per_boot.png",
               "phase_breakdown.png")
-_DPI = 110
-_PASS, _FAIL, _FAULT = "#2a9d4b", "#d62728", "#9467bd"
 _CDF_POINTS = 2000
 _SCATTER_POINTS = 4000
-_LOAD_POINTS = 400
-
-
-def _figure(width: float, height: float, rows: int = 1, cols: int = 1, **kw):
-    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(rows, cols, squeeze=False, **kw)
-    return fig, axes
-
-
-def _save(fig: Figure, folder: Path, name: str) -> str:
-    fig.savefig(Path(folder) / name, dpi=_DPI)
-    return name
-
-
-def _fault_end(fault: FaultWindow, horizon: float) -> float:
-    end = fault.end
-    return horizon if end is None or end != end or math.isinf(end) else end
-
-
-def _shade_faults(ax, faults: list[FaultWindow], horizon: float, labels: bool = True,
-                  alpha: float = 0.12) -> None:
-    """Faults as shaded bands, labelled at the top of the axes."""
-    for k, fault in enumerate(faults):
-        end = _fault_end(fault, horizon)
-        ax.axvspan(fault.start, end, color=_FAULT, alpha=alpha, lw=0,
-                   label="fault window" if k == 0 and labels else None)
-        if labels:
-            ax.annotate(f"{fault.kind} {fault.target}", xy=(fault.start, 1.0),
-                        xycoords=("data", "axes fraction"), xytext=(2, -2 - 10 * (k % 3)),
-                        textcoords="offset points", va="top", fontsize=7.5, color=_FAULT)
 
 
 def _thin(sorted_values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,8 +42,12 @@ def _thin(sorted_values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarra
 
 def plot_time_to_ready(run: Run, summary: Summary, folder: Path) -> str:
     """CDF of time to ready (with SLO thresholds), and time to ready by launch time."""
+    return save(draw_time_to_ready(run, summary), folder, "time_to_ready_cdf.png")
+
+
+def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
     launch, ttr = ready_by_launch(run.attempts)
-    fig, axes = _figure(12.5, 4.8, 1, 2)
+    fig, axes = figure(12.5, 5.6, 1, 2, bottom=1.55, top=0.4, left=0.75, right=0.2, wspace=0.18)
     ax, by_launch = axes[0]
     launched = max(summary.instances, 1)
     if ttr.size:
@@ -83,31 +57,33 @@ def plot_time_to_ready(run: Run, summary: Summary, folder: Path) -> str:
     ax.axhline(summary.metrics["bootstrap_success_rate"] * 100 if ttr.size else 0, color="grey",
                ls=":", lw=1, label="success rate")
     ttr_slos = [v for v in summary.verdicts
-                if v.metric.startswith("time_to_ready.") and math.isfinite(v.threshold)]
+                if v.metric.startswith(("time_to_ready.", "time_to_ready_of_ready."))
+                and math.isfinite(v.threshold) and v.verdict != "not_applicable"]
     for v in ttr_slos:
-        ax.axvline(v.threshold, color=_PASS if v.passed else _FAIL, ls="--", lw=1.3,
+        ax.axvline(v.threshold, color=PASS if v.passed else FAIL, ls="--", lw=1.3,
                    label=f"SLO {v.slo} ({'pass' if v.passed else 'FAIL'}, "
-                         f"measured {format_seconds(v.measured)})")
+                         f"measured {format_value(v.measured, v.kind)})")
     if run.faults:
         horizon = run.meta.horizon
         text = "\n".join(f"{f.kind} {f.target}: {format_seconds(f.start)}-"
-                         f"{format_seconds(_fault_end(f, horizon))}" for f in run.faults[:6])
+                         f"{format_seconds(fault_end(f, horizon))}" for f in run.faults[:6])
         ax.text(0.98, 0.04, "faults (run time)\n" + text, transform=ax.transAxes, ha="right",
-                va="bottom", fontsize=7.5, color=_FAULT,
-                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": _FAULT, "lw": 0.6})
-    ax.set(title="Time to ready (from first launch)", xlabel="time to ready (s)",
+                va="bottom", fontsize=7.5, color=FAULT,
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": FAULT, "lw": 0.6})
+    ax.set(title="Time to ready (from first launch)", xlabel="time to ready",
            ylabel="instances launched ready (%)", ylim=(0, 102))
+    seconds_axis(ax.xaxis)
     thresholds = [v.threshold for v in ttr_slos]
     ax.set_xlim(0, 1.05 * max([float(ttr.max()) if ttr.size else 0.0, 1.0] + thresholds))
     ax.grid(alpha=0.3)
-    ax.legend(loc="center right", fontsize=8)
+    legend_below(ax, ncols=1)
     if not ttr.size:
         for panel in (ax, by_launch):
             panel.text(0.5, 0.8, "no instance became ready", transform=panel.transAxes,
                        ha="center", fontsize=11)
 
     _plot_ttr_by_launch(by_launch, launch, ttr, run)
-    return _save(fig, folder, "time_to_ready_cdf.png")
+    return fig
 
 
 def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run) -> None:
@@ -131,83 +107,25 @@ def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run) -> No
         for q, style in ((50, "-"), (95, "--")):
             ax.plot(centres, [np.percentile(g, q) for g in groups], style, color="C1", lw=1.6,
                     label=f"p{q} per launch bin")
-    _shade_faults(ax, run.faults, horizon)
-    ax.set(title="Time to ready by launch time", xlabel="first launch (s since run start)",
-           ylabel="time to ready (s)")
+    shade_faults(ax, run.faults, horizon)
+    ax.set(title="Time to ready by launch time (instances that became ready)",
+           xlabel="first launch (since run start)", ylabel="time to ready")
     ax.set_xlim(0, horizon)
     ax.set_ylim(bottom=0)
+    seconds_axis(ax.xaxis)
+    seconds_axis(ax.yaxis)
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize=8)
-
-
-def _rebin(values: np.ndarray, factor: int) -> np.ndarray:
-    """Sum ``values`` over groups of ``factor`` intervals (the last group may be short)."""
-    if factor == 1:
-        return values
-    pad = (-len(values)) % factor
-    return np.r_[values, np.zeros(pad, dtype=values.dtype)].reshape(-1, factor).sum(axis=1)
-
-
-def plot_dependency_load(run: Run, summary: Summary, folder: Path) -> str:
-    """One panel per dependency: calls per second by kind, fault windows shaded."""
-    names = list(run.dependencies) or ["(none)"]
-    fig, axes = _figure(12.5, 1.0 + 2.5 * len(names), len(names), 1, sharex=True)
-    for ax, name in zip(axes[:, 0], names):
-        series = run.dependencies.get(name)
-        if series is None:
-            ax.text(0.5, 0.5, "no dependency series in this run", transform=ax.transAxes,
-                    ha="center")
-            ax.set_axis_off()
-            continue
-        # Long runs: average over a few intervals so the lines stay readable (peaks are in
-        # the title, exact per-interval counts in dependencies/<name>.csv).
-        factor = max(1, math.ceil(series.n / _LOAD_POINTS))
-        width = series.interval * factor
-        c = {k: _rebin(v, factor) / width for k, v in series.counts.items()}
-        t = np.arange(len(c["offered"])) * width
-        errors = c["failed"] + c["timed_out"] + c["rejected"]
-        # Offered is drawn wide underneath: where served equals it, both stay visible.
-        lines = (("offered", c["offered"], "C0", "-", 2.8),
-                 ("needed (first tries)", c["needed"], "grey", "--", 1.2),
-                 ("served", c["served"], _PASS, "-", 1.2),
-                 ("throttled", c["throttled"], "C1", "-", 1.2),
-                 ("failed + timed out + rejected", errors, _FAIL, "-", 1.2))
-        for label, values, color, style, lw in lines:
-            ax.plot(t, values, style, color=color, lw=lw, label=label, drawstyle="steps-post")
-        peak = max(float(c["offered"].max(initial=0)), 1.0)
-        capacity = series.capacity_rps
-        if math.isfinite(capacity) and capacity <= 3 * peak:  # else it would flatten the lines
-            ax.axhline(capacity, color="black", ls=":", lw=1, label="capacity")
-        ours = [f for f in run.faults if aims_at(f, name)]
-        _shade_faults(ax, ours, run.meta.horizon or t[-1] + width)
-        others = [f for f in run.faults if not aims_at(f, name)]
-        _shade_faults(ax, others, run.meta.horizon or t[-1] + width, labels=False, alpha=0.05)
-        m = summary.dependency(name)
-        cap = f", capacity {capacity:g}/s" if math.isfinite(capacity) else ""
-        ax.set_title(f"{name}: peak offered {m['peak_offered_rps']:g}/s{cap}, amplification "
-                     f"{m['retry_amplification']:.2f}x, time to drain "
-                     f"{format_seconds(m['time_to_drain'])}", fontsize=10, loc="left")
-        unit = "" if factor == 1 else f" (mean over {format_seconds(width)})"
-        ax.set_ylabel("calls per second" + unit)
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    if run.faults and "fault window" not in labels:
-        handles.append(Patch(color=_FAULT, alpha=0.12))
-        labels.append("fault window")
-    if handles:
-        fig.legend(handles, labels, loc="outside right upper", fontsize=8)
-        axes[-1, 0].set_xlabel("time since run start (s)")
-    fig.suptitle("Load on each dependency (faults on this dependency labelled; others faint)",
-                 fontsize=12)
-    return _save(fig, folder, "dependency_load.png")
+    legend_below(ax, ncols=2)
 
 
 def plot_retries(run: Run, summary: Summary, folder: Path) -> str:
     """How many retries boot attempts needed: a histogram over attempts."""
+    return save(draw_retries(run, summary), folder, "retries_per_boot.png")
+
+
+def draw_retries(run: Run, summary: Summary) -> Figure:
     retries = run.attempts.column("retries")
-    fig, axes = _figure(8, 4.2)
+    fig, axes = figure(8, 4.2, left=0.9, right=1.9)
     ax = axes[0, 0]
     if retries.size:
         top = int(retries.max())
@@ -222,8 +140,9 @@ def plot_retries(run: Run, summary: Summary, folder: Path) -> str:
             ax.set_ylabel("boot attempts (log scale)")
         for key, style in (("mean", "--"), ("p99", ":")):
             value = summary.metrics[f"bootstrap_retries.{key}"]
-            ax.axvline(value, color=_FAIL, ls=style, lw=1.2, label=f"{key} {value:.3g}")
-        ax.legend(fontsize=8)
+            ax.axvline(value, color=FAIL, ls=style, lw=1.2,
+                       label=f"{key} {format_value(value, 'count')}")
+        legend_right(fig, *ax.get_legend_handles_labels(), top=1 - 0.45 / 4.2)
     else:
         ax.text(0.5, 0.5, "no boot attempts", transform=ax.transAxes, ha="center")
     ax.set_title("Retries per boot attempt")
@@ -231,13 +150,18 @@ def plot_retries(run: Run, summary: Summary, folder: Path) -> str:
     if not ax.get_ylabel():
         ax.set_ylabel("boot attempts")
     ax.grid(alpha=0.3, axis="y")
-    return _save(fig, folder, "retries_per_boot.png")
+    return fig
 
 
 def plot_phases(run: Run, summary: Summary, folder: Path) -> str:
     """Median and p95 time in each boot phase, as horizontal bars."""
+    return save(draw_phases(run, summary), folder, "phase_breakdown.png")
+
+
+def draw_phases(run: Run, summary: Summary) -> Figure:
     phases = [p for p in summary.phases if p.count]
-    fig, axes = _figure(9, 1.4 + 0.6 * max(len(phases), 1))
+    height = 1.6 + 0.6 * max(len(phases), 1)
+    fig, axes = figure(9, height, left=2.6, right=1.1, bottom=0.6)
     ax = axes[0, 0]
     if phases:
         y = np.arange(len(phases))[::-1]
@@ -248,13 +172,14 @@ def plot_phases(run: Run, summary: Summary, folder: Path) -> str:
             ax.bar_label(bars, [format_seconds(v) for v in values], padding=3, fontsize=8)
         ax.set_yticks(y, [f"{p.name}\n({p.count:,} attempts)" for p in phases], fontsize=8.5)
         ax.margins(x=0.15)
-        ax.legend(fontsize=8, loc="lower right")
+        legend_right(fig, *ax.get_legend_handles_labels(), top=1 - 0.45 / height)
     else:
         ax.text(0.5, 0.5, "no phases: no attempt reached a mark", transform=ax.transAxes,
                 ha="center")
-    ax.set(title="Where boot time goes (time between consecutive marks)", xlabel="seconds")
+    ax.set(title="Where boot time goes (time between consecutive marks)", xlabel="time")
+    seconds_axis(ax.xaxis)
     ax.grid(alpha=0.3, axis="x")
-    return _save(fig, folder, "phase_breakdown.png")
+    return fig
 
 
 def write_plots(run: Run, summary: Summary, folder: Path) -> list[str]:

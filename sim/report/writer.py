@@ -16,15 +16,17 @@ __all__ = ["write_report", "report_from_folder", "REPORT_FILES"]
 REPORT_FILES = ("summary.json", "metrics.prom", "junit.xml", "report.md")
 
 
-def write_report(run: Run, folder: Path, *, plots: bool = True) -> Summary:
+def write_report(run: Run, folder: Path, *, plots: bool = True,
+                 allow_unmeasured: bool = False) -> Summary:
     """Compute the summary of ``run`` and write the report files and plots into ``folder``.
 
     ``folder`` is the run folder (``Run.write`` put the raw files there); it is created if
-    missing. Returns the Summary, for the caller to print.
+    missing. ``allow_unmeasured`` lets SLOs the run could not measure pass (still reported as
+    not measured). Returns the Summary, for the caller to print.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    summary = summarize(run)
+    summary = summarize(run, allow_unmeasured=allow_unmeasured)
     (folder / "summary.json").write_text(summary.to_json() + "\n")
     (folder / "metrics.prom").write_text(render_openmetrics(summary))
     (folder / "junit.xml").write_text(render_junit(summary))
@@ -37,6 +39,8 @@ def write_report(run: Run, folder: Path, *, plots: bool = True) -> Summary:
     return summary
 
 
-def report_from_folder(folder: Path, *, plots: bool = True) -> Summary:
+def report_from_folder(folder: Path, *, plots: bool = True,
+                       allow_unmeasured: bool = False) -> Summary:
     """Re-read the run in ``folder`` (``Run.read``) and rewrite its report."""
-    return write_report(Run.read(Path(folder)), folder, plots=plots)
+    return write_report(Run.read(Path(folder)), folder, plots=plots,
+                        allow_unmeasured=allow_unmeasured)

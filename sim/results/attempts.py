@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 from array import array
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -127,32 +128,47 @@ class AttemptTable:
 
     @classmethod
     def read_csv(cls, path: Path) -> "AttemptTable":
+        """The table ``write_csv`` wrote, exactly (floats are written with ``repr``).
+
+        Column-wise: the cells are read once, each column sliced out and converted with one
+        ``map`` into its typed array, instead of one ``append`` per row (what ``bootstorm
+        report`` pays to re-read a run folder: a storm has 48k attempts).
+        """
         with open(path, newline="") as fh:
             reader = csv.reader(fh)
             header = next(reader)
-            steps = [h[len("retries_") :] for h in header if h.startswith("retries_")]
-            table = cls(steps)
-            idx = {h: k for k, h in enumerate(header)}
-            for row in reader:
-                fl = lambda n: float(row[idx[n]]) if row[idx[n]] != "" else math.nan  # noqa: E731
-                table.append(
-                    instance=int(row[idx["instance"]]),
-                    attempt=int(row[idx["attempt"]]),
-                    launch=fl("launch"),
-                    start=fl("start"),
-                    end=fl("end"),
-                    ready_time=fl("ready_time"),
-                    outcome=row[idx["outcome"]],
-                    error_class=row[idx["error_class"]],
-                    failed_step=row[idx["failed_step"]],
-                    retries=int(row[idx["retries"]]),
-                    calls=int(row[idx["calls"]]),
-                    step_retries=[int(row[idx[f"retries_{s}"]]) for s in steps],
-                    marks={m: fl(f"mark_{m}") for m in MARKS},
-                    cpu_seconds=fl("cpu_seconds"),
-                    findings=row[idx["findings"]],
-                )
+            # One flat list of cells, then every column is a strided slice (C speed); faster
+            # than zip(*rows) over 48k row lists.
+            cells = list(chain.from_iterable(reader))
+        width = len(header)
+        if len(cells) % width:
+            raise ValueError(f"{path}: {len(cells)} cells do not fill rows of {width} columns")
+        steps = [h[len("retries_") :] for h in header if h.startswith("retries_")]
+        table = cls(steps)
+        columns = {h: cells[k::width] for k, h in enumerate(header)}
+        rows = len(cells) // width
+        # Extend the new table's own arrays (never replace them): append() may hold references.
+        for name in _FLOAT_COLUMNS:
+            table._floats[name].extend(_floats(columns[name]))
+        for name in _INT_COLUMNS:
+            table._ints[name].extend(array("q", map(int, columns[name])))
+        for name in ("outcome", "error_class", "failed_step", "findings"):
+            getattr(table, name).extend(columns[name])
+        bad = set(table.outcome) - set(OUTCOMES)
+        if bad:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, got {sorted(bad)[0]!r}")
+        if steps and rows:  # row-major, as append() lays it out: row 0's steps, then row 1's
+            per_step = [np.frombuffer(array("q", map(int, columns[f"retries_{s}"])), np.int64)
+                        for s in steps]
+            table._step_retries.frombytes(np.column_stack(per_step).tobytes())
         return table
+
+
+def _floats(texts) -> array:
+    """Float column; an empty cell (never happened) is NaN."""
+    if "" not in texts:  # map(float) runs in C: the common case of a column with no gaps
+        return array("d", map(float, texts))
+    return array("d", [float(v) if v else math.nan for v in texts])
 
 
 def _fmt(v) -> str:

@@ -41,6 +41,10 @@ class RunMeta:
     partial: bool = False  # interrupted: what is here is what had happened so far
     sim_end: float = 0.0  # simulated/elapsed seconds the run covered
     instances: int = 0
+    # exec: the scenario's times were multiplied by this; times in the run are wall seconds,
+    # metrics are converted back to the scenario's clock (seconds / time_scale).
+    time_scale: float = 1.0
+    isolation: str | None = None  # exec: how instances were isolated ("env", "netns"); None: n/a
 
 
 @dataclass

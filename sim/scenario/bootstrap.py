@@ -43,7 +43,19 @@ class Cache(_Model):
     hit_time: DistributionSpec = Field(0.0, description="Time a cache hit takes.")
 
 
+def _step_schema(schema: dict) -> None:
+    # `mark: ready` is shorthand for `marks: [ready]` (folded in by _mark_shorthand below): the
+    # schema must accept it too, or editors flag every shipped scenario.
+    marks = schema["properties"]["marks"]
+    schema["properties"]["mark"] = {
+        "anyOf": [marks["items"], marks],
+        "description": "Shorthand: one mark (or a list), added to `marks`.",
+    }
+
+
 class StepSpec(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_step_schema)
+
     name: str = Field(description="Unique step name (letters, digits, _ and -).")
     after: list[str] = Field(default_factory=list, description="Steps that must finish first.")
     work: DistributionSpec | None = Field(None, description="Local work: how long it takes.")
@@ -168,7 +180,13 @@ class Bootstrap(_Model):
                     raise ValueError(f"steps.{i}.after: step {s.name!r} cannot wait for itself")
         order = topological_order(self.steps)
         if order is None:
-            raise ValueError("steps.after forms a cycle; the steps must form a DAG")
+            cycle = find_cycle(self.steps)
+            names = " -> ".join(self.steps[i].name for i in cycle + cycle[:1])
+            raise ValueError(
+                f"steps.{cycle[0]}.after: steps wait for each other in a cycle, {names} (each "
+                "waits for the next), so none of them can start; expected `after` to form a DAG "
+                "(remove one of these waits)"
+            )
         ready = [s.name for s in self.steps if "ready" in s.marks]
         if len(ready) != 1:
             raise ValueError(
@@ -180,6 +198,39 @@ class Bootstrap(_Model):
             if len(holders) > 1:
                 raise ValueError(f"mark {mark!r} is on more than one step: {', '.join(holders)}")
         return self
+
+
+def find_cycle(steps: list[StepSpec]) -> list[int]:
+    """Indexes of steps that wait for each other in a cycle (a waits for b ... waits for a),
+    starting from the earliest step in the file; empty when `after` has no cycle."""
+    index = {s.name: i for i, s in enumerate(steps)}
+    waits = {i: [index[a] for a in s.after if a in index] for i, s in enumerate(steps)}
+    done: set[int] = set()
+    for start in range(len(steps)):
+        path: list[int] = []
+        on_path: dict[int, int] = {}
+        stack = [(start, iter(waits[start]))]
+        if start in done:
+            continue
+        path.append(start)
+        on_path[start] = 0
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                done.add(path.pop())
+                on_path.pop(node)
+                continue
+            if child in on_path:
+                cycle = path[on_path[child]:]
+                first = cycle.index(min(cycle))  # start where the file first mentions it
+                return cycle[first:] + cycle[:first]
+            if child not in done:
+                on_path[child] = len(path)
+                path.append(child)
+                stack.append((child, iter(waits[child])))
+    return []
 
 
 def topological_order(steps: list[StepSpec]) -> list[int] | None:

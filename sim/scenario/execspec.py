@@ -66,6 +66,13 @@ class ExecSpec(BaseModel):
         description="Niceness of every bootstrap process: the fakes stand for services on other "
         "machines, so the bootstraps under test must not starve them of CPU (0: same priority).",
     )
+    isolation: Literal["auto", "netns", "env"] = Field(
+        "auto",
+        description="How an instance's process reaches the fakes: netns (its own network "
+        "namespace: 169.254.169.254 is its own IMDS, the AWS endpoints reach the gate, nothing "
+        "else; needs root), env (the host's network, IMDS via AWS_EC2_METADATA_SERVICE_ENDPOINT), "
+        "or auto (netns where possible, else env). See docs/exec-engine.md.",
+    )
     env: dict[str, str] = Field(
         default_factory=dict,
         description="Extra environment variables for the script (the caller's environment is "

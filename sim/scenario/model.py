@@ -12,6 +12,7 @@ from sim.scenario.execspec import ExecSpec
 from sim.scenario.fakes import FakesSpec
 from sim.scenario.faults import FaultSpec
 from sim.scenario.fleet import Fleet
+from sim.scenario.loadspec import LoadSpec
 from sim.scenario.slos import SLO
 from sim.units import PositiveDuration
 
@@ -49,6 +50,10 @@ class Scenario(BaseModel):
     exec: ExecSpec = Field(
         default_factory=ExecSpec,
         description="How the exec engine runs the real bootstrap script (ignored by the sim).",
+    )
+    load: LoadSpec = Field(
+        default_factory=LoadSpec,
+        description="How the load engine runs virtual instances on Locust (ignored by the sim).",
     )
 
     @model_validator(mode="after")

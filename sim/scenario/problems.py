@@ -244,6 +244,8 @@ def _allowed_keys(path: tuple, data) -> list[str]:
                 if key in n:
                     options = [resolve(o, value) for o in n[key]]
                     options = [o for o in options if o.get("type") != "null"]
+                    if isinstance(value, dict):  # an SLO is a string or a mapping: the mapping
+                        options = [o for o in options if "properties" in o] or options
                     if isinstance(value, dict) and "kind" in value:
                         for o in options:
                             k = o.get("properties", {}).get("kind", {})

@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_exec.py                 # 200 reference bootstraps at once
     python tests/benchmarks/bench_exec.py --instances 50 --over 10
+    python tests/benchmarks/bench_exec.py --isolation env   # vs netns: what the namespaces cost
 
 Runs ``scenarios/bootstraps/reference.py`` (IMDSv2 token, identity, role credentials, a secret,
 a parameter, agent and app telemetry, registration), or a small built-in boto3 bootstrap making
@@ -48,7 +49,7 @@ post(os.environ["BOOTSTORM_REGISTRY_URL"] + "/register", {"instance_id": iid})
 FAKE_OF = {"imds": "imds", "registry": "sinks", "telemetry": "sinks"}  # the rest: moto via the gate
 
 
-def scenario(command: str, instances: int, over: float):
+def scenario(command: str, instances: int, over: float, isolation: str = "auto"):
     arrival = {"kind": "burst"} if over <= 0 else {"kind": "ramp", "over": over}
     doc = {
         "name": "bench-exec",
@@ -63,7 +64,7 @@ def scenario(command: str, instances: int, over: float):
         },
         "bootstrap": {"steps": [{"name": "register", "call": "registry.Register", "mark": "ready"}]},
         "exec": {"command": command, "instances": instances, "max_parallel": instances,
-                 "boot_timeout": "5m"},
+                 "boot_timeout": "5m", "isolation": isolation},
     }
     return parse_scenario(json.dumps(doc), file="<bench-exec>")
 
@@ -72,6 +73,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", type=int, default=200)
     ap.add_argument("--over", type=float, default=0.0, help="ramp seconds (0: all at once)")
+    ap.add_argument("--isolation", choices=("auto", "netns", "env"), default="auto",
+                    help="exec.isolation (netns: a namespace and forwarder per instance)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if REFERENCE.exists():
@@ -80,7 +83,7 @@ def main() -> int:
             path = Path(tmp) / "bootstrap.py"
             path.write_text(FALLBACK)
             command, which = f"{sys.executable} {path}", "built-in boto3 bootstrap"
-        engine = ExecEngine(scenario(command, args.instances, args.over))
+        engine = ExecEngine(scenario(command, args.instances, args.over, args.isolation))
         run = engine.run()
     usage = engine.usage
     t = run.attempts
@@ -103,6 +106,7 @@ def main() -> int:
     share = usage.cpu_seconds / usage.wall_seconds if usage.wall_seconds else math.nan
     rows = [
         ("bootstrap", which),
+        ("isolation", run.meta.isolation),
         ("instances", f"{args.instances} ({', '.join(f'{k} {v}' for k, v in outcomes.items())})"),
         ("error classes", ", ".join(f"{k} {v}" for k, v in sorted(
             {e: list(t.error_class).count(e) for e in set(t.error_class) if e}.items())) or "-"),

@@ -37,8 +37,9 @@ PARAMETER = "/bench/value"
 
 
 def _signed_request(url: str) -> tuple[dict[str, str], bytes]:
-    """Headers and body of one SigV4-signed GetParameter call, replayed as is (moto's IAM
-    enforcement is off, so the signature's age does not matter)."""
+    """Headers and body of one SigV4-signed GetParameter call, replayed as is: the gate checks
+    its signature (the key is registered with its secret) and its age (well under 15 minutes
+    during a run); moto's IAM enforcement is off."""
     body = ('{"Name": "%s"}' % PARAMETER).encode()
     request = AWSRequest(
         method="POST",
@@ -88,6 +89,7 @@ def main() -> None:
     try:
         seed(moto.url, parameters={PARAMETER: "42"})
         gate = GateClient(gate_server.url)
+        gate.register_key("AKIABENCHMARK0000000", secret_key="secret")
         rows = []
         rule = gate.set_quota("ssm", rate=0, burst=0, operation="GetParameter")
         rows.append(("gate rejects all", *asyncio.run(_load(gate_server.url, args.seconds, args.concurrency))))

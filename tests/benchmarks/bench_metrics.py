@@ -3,7 +3,9 @@
 ``python tests/benchmarks/bench_metrics.py [SIZES...]`` or ``python -m tests.benchmarks.bench_metrics``.
 
 Builds synthetic runs (random but seeded), then times ``summarize`` and ``write_report`` (without
-``Run.write``, which is the raw CSV writer and not the report's cost). Prints a table.
+``Run.write``, which is the raw CSV writer and not the report's cost), and ``AttemptTable.read_csv``
+(what ``bootstorm report`` and compare pay to re-read a run folder; CPU seconds, which a shared
+machine disturbs less than wall time). Prints a table.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def synthetic_run(n_attempts: int, horizon: float = 1800.0, seed: int = 1) -> Ru
 def main(sizes=(10_000, 100_000, 1_000_000)) -> None:
     from sim.report import write_report
 
-    print(f"{'attempts':>10} {'summarize s':>12} {'write_report s':>15}")
+    print(f"{'attempts':>10} {'summarize s':>12} {'write_report s':>15} {'read_csv cpu s':>15}")
     for n in sizes:
         run = synthetic_run(n)
         t0 = time.perf_counter()
@@ -86,8 +88,12 @@ def main(sizes=(10_000, 100_000, 1_000_000)) -> None:
         t1 = time.perf_counter()
         with tempfile.TemporaryDirectory() as folder:
             write_report(run, Path(folder))
-        t2 = time.perf_counter()
-        print(f"{n:>10,} {t1 - t0:>12.2f} {t2 - t1:>15.2f}")
+            t2 = time.perf_counter()
+            run.attempts.write_csv(Path(folder) / "attempts.csv")
+            c0 = time.process_time()
+            AttemptTable.read_csv(Path(folder) / "attempts.csv")
+            read_cpu = time.process_time() - c0
+        print(f"{n:>10,} {t1 - t0:>12.2f} {t2 - t1:>15.2f} {read_cpu:>15.2f}")
 
 
 if __name__ == "__main__":

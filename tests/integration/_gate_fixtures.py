@@ -50,6 +50,8 @@ def gate_server(moto_server):
 def gate(gate_server) -> GateClient:
     client = GateClient(gate_server.url)
     client.reset()
+    # moto's dummy key is no key AWS (or moto's IAM) knows: the gate must be told its secret.
+    client.register_key(DUMMY_ENV["AWS_ACCESS_KEY_ID"], secret_key=DUMMY_ENV["AWS_SECRET_ACCESS_KEY"])
     return client
 
 

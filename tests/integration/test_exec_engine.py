@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from sim.engines.exec import run
+from sim.engines.exec.netns import netns_unavailable
 from sim.errors import InvalidInput
 from sim.report import write_report
 
@@ -91,7 +92,10 @@ def test_busy_loop_cpu_is_measured_and_flagged(fake_stack_session, tmp_path):
     assert "busy_wait" in t.findings[0].split(";")
 
 
-def test_the_environment_holds_nothing_of_the_caller(fake_stack_session, tmp_path, monkeypatch):
+@pytest.mark.parametrize("isolation", ["env", "netns"])
+def test_the_environment_holds_nothing_of_the_caller(fake_stack_session, tmp_path, monkeypatch, isolation):
+    if isolation == "netns" and netns_unavailable() is not None:
+        pytest.skip(f"needs root and network namespaces: {netns_unavailable()}")
     caller_secret = "caller-secret-DO-NOT-LEAK-1234567890"
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", caller_secret)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIACALLERCALLER0000")
@@ -100,7 +104,7 @@ def test_the_environment_holds_nothing_of_the_caller(fake_stack_session, tmp_pat
     out = tmp_path / "env"
     out.mkdir()
     result = run(scenario(script(tmp_path, "dump", DUMP_ENV), size=2, exec_extra={
-        "ready_when": "exit_zero", "env": {"OUT": str(out)}}), stack=fake_stack_session)
+        "ready_when": "exit_zero", "env": {"OUT": str(out)}, "isolation": isolation}), stack=fake_stack_session)
     assert outcomes(result) == ["ready", "ready"]
     dumps = [json.loads(p.read_text()) for p in sorted(out.iterdir())]
     assert len(dumps) == 2
@@ -119,7 +123,10 @@ def test_the_environment_holds_nothing_of_the_caller(fake_stack_session, tmp_pat
         assert env["TMPDIR"].startswith(root)
         assert env["AWS_CONFIG_FILE"].startswith(root) and env["AWS_SHARED_CREDENTIALS_FILE"].startswith(root)
         assert dump["sizes"] == {"AWS_CONFIG_FILE": 0, "AWS_SHARED_CREDENTIALS_FILE": 0}
-        assert env["BOOTSTORM_INSTANCE_ID"] in env["AWS_EC2_METADATA_SERVICE_ENDPOINT"]
+        if isolation == "env":
+            assert env["BOOTSTORM_INSTANCE_ID"] in env["AWS_EC2_METADATA_SERVICE_ENDPOINT"]
+        else:  # its namespace's 169.254.169.254 is its own IMDS, as on EC2
+            assert env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == "http://169.254.169.254/"
     # The run's temporary directory (the roots) is gone.
     assert not os.path.exists(dumps[0]["env"]["BOOTSTORM_INSTANCE_ROOT"])
 

@@ -31,7 +31,19 @@ with open(os.path.join(os.environ["BOOTSTORM_INSTANCE_ROOT"], "boots.log"), "a")
 '''
 
 
-@pytest.mark.parametrize("text, finding", [(IDEMPOTENT, ""), (NOT_IDEMPOTENT, "not_idempotent")])
+SAME_MARKER = REGISTER + '''
+with open(os.path.join(os.environ["BOOTSTORM_INSTANCE_ROOT"], "done"), "w") as fh:
+    fh.write("done\\n")  # rewritten on every run, with the same content: idempotent
+'''
+STAMPED_MARKER = REGISTER + '''
+import time
+with open(os.path.join(os.environ["BOOTSTORM_INSTANCE_ROOT"], "done"), "w") as fh:
+    fh.write(repr(time.time()))  # a different content on the second run: a side effect
+'''
+
+
+@pytest.mark.parametrize("text, finding", [(IDEMPOTENT, ""), (NOT_IDEMPOTENT, "not_idempotent"),
+                                           (SAME_MARKER, ""), (STAMPED_MARKER, "not_idempotent")])
 def test_idempotency_check_runs_the_script_again(fake_stack_session, tmp_path, text, finding):
     result = run(scenario(script(tmp_path, "boot", text), size=2, exec_extra={"idempotency_check": True}),
                  stack=fake_stack_session)
@@ -50,6 +62,17 @@ def test_health_check_grace_kills_slow_boots(fake_stack_session, tmp_path):
     assert list(t.outcome) == ["hung", "hung"]
     assert list(t.error_class) == ["HealthCheckGraceExceeded"] * 2
     assert np.all((t.column("end") - t.column("launch")) == pytest.approx(1.0, abs=0.5))
+
+
+def test_health_check_grace_runs_from_the_process_start_not_from_the_queue(fake_stack_session, tmp_path):
+    # max_parallel 1: the third instance waits ~1.2 s for a slot, longer than the 1 s grace
+    # (10 s at time_scale 0.1); each boot takes 0.6 s, well within it.
+    result = run(scenario("sleep 0.6", size=3, over=0.001, fleet_extra={"health_check_grace": "10s"},
+                          exec_extra={"time_scale": 0.1, "max_parallel": 1, "ready_when": "exit_zero"}),
+                 stack=fake_stack_session)
+    t = result.attempts
+    assert list(t.outcome) == ["ready"] * 3
+    assert t.column("start")[2] - t.column("launch")[2] > 1.0  # it did wait longer than the grace
 
 
 def test_time_scale_shrinks_arrivals_faults_and_horizon(fake_stack_session, tmp_path):

@@ -39,8 +39,12 @@ def test_naive_script_leaks_the_secret_and_reports_the_app_before_the_agent(fake
 
 def test_naive_script_busy_waits_when_imds_resets_connections(fake_stack_session):
     faults = [{"at": 0, "target": "imds", "kind": "reset"}]
+    # On this 2-core machine under a load of ~7 the niced loop gets ~26 % of a core, right at
+    # the default threshold (25 %); a script that waits between tries uses a few %. The test
+    # judges the loop against 15 %, so the machine's load does not decide it.
     result = run(scenario(NAIVE, size=2, faults=faults, horizon="60s",
-                          exec_extra={"env": ENV, "boot_timeout": 8}), stack=fake_stack_session)
+                          exec_extra={"env": ENV, "boot_timeout": 8, "findings": {"busy_cpu_share": 0.15}}),
+                 stack=fake_stack_session)
     assert list(result.attempts.outcome) == ["hung"] * 2
     assert findings_of(result)["busy_wait"] == 2
 
@@ -91,3 +95,42 @@ def test_awscli_bootstrap_under_the_same_faults_leaks_nothing_and_never_hangs(fa
     assert found["secret_exposure"] == 0 and found["hang"] == 0 and found["busy_wait"] == 0
     assert "hung" not in list(result.attempts.outcome)
     assert found["ready_before_telemetry"] == 0
+
+
+def test_awscli_bootstrap_retrying_once_after_an_imds_blip_is_not_busy(fake_stack_session):
+    # IMDS answers 503 for its first second; curl --retry waits 1 s and tries again. The AWS
+    # CLI's start-up CPU (well over a quarter core for the whole attempt on this machine) is
+    # not spent while failing, so it is no busy_wait; the second run judges idempotency.
+    faults = [{"at": 0, "for": "1s", "target": "imds", "kind": "outage"}]
+    awscli = f"bash {BOOTSTRAPS / 'awscli.sh'}"
+    result = run(scenario(awscli, size=2, faults=faults, horizon="90s",
+                          exec_extra={"env": ENV, "boot_timeout": 80, "idempotency_check": True}),
+                 stack=fake_stack_session)
+    t = result.attempts
+    assert list(t.outcome) == ["ready"] * 2, list(t.error_class)
+    assert t.column("retries").sum() >= 2  # each retried its IMDS token after the blip
+    found = findings_of(result)
+    assert found["busy_wait"] == 0 and found["not_idempotent"] == 0, list(t.findings)
+
+
+def test_reference_bootstrap_is_idempotent_on_a_second_run(fake_stack_session):
+    result = run(scenario(REFERENCE, size=2, horizon="60s",
+                          exec_extra={"env": ENV, "boot_timeout": 50, "idempotency_check": True}),
+                 stack=fake_stack_session)
+    assert list(result.attempts.outcome) == ["ready"] * 2
+    assert findings_of(result)["not_idempotent"] == 0, list(result.attempts.findings)
+
+
+def test_naive_calls_held_by_a_partition_are_counted_once(fake_stack_session):
+    # The naive script's AWS CLI has no read timeout: its GetSecretValue waits out the 4 s
+    # partition and reaches the gate when it lifts. That call is served, not also timed out.
+    from sim.metrics import summarize
+
+    faults = [{"at": 0, "for": "4s", "target": "secretsmanager", "kind": "partition"}]
+    result = run(scenario(NAIVE, size=3, over=2.0, faults=faults, horizon="60s",
+                          exec_extra={"env": ENV, "boot_timeout": 40}), stack=fake_stack_session)
+    assert list(result.attempts.outcome) == ["ready"] * 3, list(result.attempts.error_class)
+    sm = summarize(result).dependency("secretsmanager")
+    shares = sm["goodput"] + sm["timed_out_share"] + sm["failed_share"] + sm["throttled_share"]
+    assert shares == 1.0, sm  # every call counted once
+    assert (sm["goodput"], sm["timed_out_share"]) == (1.0, 0.0)

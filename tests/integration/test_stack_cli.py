@@ -132,3 +132,21 @@ def test_a_dead_fake_stops_the_stack_with_a_clear_error(tmp_path):
         assert not (tmp_path / "s.json").exists()
     finally:
         stack.stop()
+
+
+def test_a_missing_runtime_module_exits_3_without_a_traceback(tmp_path):
+    # What `pip install -e .` without toxiproxy-python in the main dependencies did: the
+    # client module is not there. A shadow package on PYTHONPATH makes it so here.
+    shadow = tmp_path / "shadow" / "toxiproxy"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'toxiproxy'\", name='toxiproxy')\n")
+    env = {**os.environ, "PYTHONPATH": f"{shadow.parent}{os.pathsep}{ROOT}"}
+    state = tmp_path / "state.json"
+    done = subprocess.run([sys.executable, "-m", "sim.cli", "fakes", "up", "--state", str(state)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "harness failure: ModuleNotFoundError: No module named 'toxiproxy'" in done.stderr
+    assert "pip install -e ." in done.stderr
+    assert not state.exists()  # the stack it started is stopped and its state file gone

@@ -222,3 +222,38 @@ def test_every_toxiproxy_python_call_works_on_python_311(toxiproxy, echo_port):
     holder = toxiproxy.create(upstream=f"127.0.0.1:{echo_port}", name="holder")
     with pytest.raises(KeyError):
         toxiproxy.create(upstream=f"127.0.0.1:{echo_port}", name="clash", listen=holder.listen)
+
+
+def test_every_routed_answer_carries_a_request_id_and_go_error_headers(toxiproxy, echo_port):
+    # Shopify/toxiproxy v2 api.go: r.Use(hlog.RequestIDHandler("request_id", "X-Toxiproxy-Request-Id"))
+    # before stopBrowsersMiddleware; errors are written with Go's http.Error (text/plain, nosniff).
+    import re
+
+    xid = re.compile(r"^[0-9a-v]{20}$")  # github.com/rs/xid: 12 bytes in lowercase base32hex
+    base = f"http://{APIConsumer.host}:{APIConsumer.port}"
+    answers = [
+        requests.get(base + "/version"),
+        requests.post(base + "/proxies", json={"name": "db", "upstream": f"127.0.0.1:{echo_port}", "listen": "127.0.0.1:0"}),
+        requests.get(base + "/proxies"),
+        requests.get(base + "/proxies/missing"),
+        requests.post(base + "/reset"),
+        requests.get(base + "/proxies", headers={"User-Agent": "Mozilla/5.0"}),
+    ]
+    ids = [a.headers.get("X-Toxiproxy-Request-Id", "") for a in answers]
+    assert all(xid.match(i) for i in ids), ids
+    assert len(set(ids)) == len(ids)  # one per request
+    assert answers[2].headers["Content-Type"] == "application/json"
+    assert answers[2].text == json.dumps(answers[2].json(), separators=(",", ":"))  # json.Marshal: compact
+    missing = answers[3]
+    assert missing.status_code == 404
+    assert missing.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert missing.headers["X-Content-Type-Options"] == "nosniff"
+    assert missing.text == '{"error":"proxy not found","status":404}\n'
+    assert answers[4].status_code == 204 and "Content-Type" not in answers[4].headers
+    browser = answers[5]
+    assert (browser.status_code, browser.text) == (403, "User agent not allowed\n")
+    assert browser.headers["X-Content-Type-Options"] == "nosniff"
+    # Unrouted: gorilla/mux runs no middleware, so no request id; net/http's own 404 text.
+    unrouted = requests.get(base + "/nothing-here")
+    assert unrouted.status_code == 404 and unrouted.text == "404 page not found\n"
+    assert "X-Toxiproxy-Request-Id" not in unrouted.headers

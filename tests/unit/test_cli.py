@@ -83,6 +83,25 @@ def test_validate_every_shipped_scenario(capsys):
     assert len(out.splitlines()) == len(files)
 
 
+def test_validate_warns_about_an_slo_scoped_to_engines_that_cannot_measure_it(capsys, good):
+    # Valid (exit 0), but it can never pass: only the exec engine finds exposed secrets.
+    slo = 'slos=["secret_exposure_events <= 0 on sim, load"]'  # quoted: a comma in [...]
+    code, out, err = run_cli(capsys, "validate", good, "--set", slo)
+    assert code == 0 and ": ok (" in out
+    assert ("warning: slos.0 (secret_exposure_events <= 0 on sim, load): applies only on sim, "
+            "load, which cannot measure secret_exposure_events: it can never pass") in err
+    code, _, err = run_cli(capsys, "validate", good, "--set",
+                           "slos=[{metric: secret_exposure_events, op: <=, value: 0, "
+                           "engines: [exec, sim]}]")
+    assert code == 0 and "sim cannot measure secret_exposure_events: there it fails as not " \
+        "measured" in err
+    code, out, _ = run_cli(capsys, "run", good, "--dry-run", "--set", slo)
+    assert code == 0 and "it can never pass" in out
+    code, _, err = run_cli(capsys, "validate", good, "--set",
+                           "slos=[secret_exposure_events <= 0 on exec]")
+    assert (code, err) == (0, "")
+
+
 def test_validate_with_set(capsys, good, bad):
     code, out, _ = run_cli(capsys, "validate", bad, "--set", "fleet.size=20")
     assert code == 0 and "20 instances" in out
@@ -174,9 +193,42 @@ def test_run_writes_a_complete_run_folder_and_exits_0_when_slos_pass(capsys, tmp
     assert sorted(folder.glob("*.png")), "plots are drawn unless --no-plots"
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["slos_passed"] is True
-    assert "all 5 SLOs passed" in out
+    # secret_exposure_events is scoped to the exec engine: not judged on sim, and said so.
+    assert "4 of 5 SLOs passed, 1 not applicable on sim" in out
+    assert "not applicable (applies to exec)" in out and "not measured (allowed)" not in out
+    assert [v["verdict"] for v in summary["verdicts"]][-1] == "not_applicable"
     assert f"report: {folder / 'report.md'}" in out
     assert (folder / "attempts.csv").read_text().count("\n") >= 201  # header + one per attempt
+
+
+def test_an_slo_scoped_to_another_engine_does_not_fail_the_run(capsys, tmp_path):
+    scenario = _passing(tmp_path)
+    slos = "slos=[secret_exposure_events <= 0 on exec, bootstrap_success_rate >= 50%]"
+    code, out, _ = run_cli(capsys, "run", scenario, "--no-plots", "--out", tmp_path / "a",
+                           "--set", slos)
+    assert code == 0
+    assert "1 of 2 SLOs passed, 1 not applicable on sim" in out
+    # Scoped to this engine and not measured here: it fails like any unmeasured SLO.
+    code, out, _ = run_cli(capsys, "run", scenario, "--no-plots", "--out", tmp_path / "b",
+                           "--set", "slos=[secret_exposure_events <= 0 on sim]")
+    assert code == 1 and "1 of 1 SLOs failed (1 not measured)" in out
+
+
+def test_an_slo_the_engine_cannot_measure_fails_unless_allowed(capsys, tmp_path):
+    scenario = _passing(tmp_path)
+    slos = "slos=[secret_exposure_events <= 0, bootstrap_success_rate >= 50%]"
+    code, out, _ = run_cli(capsys, "run", scenario, "--no-plots", "--out", tmp_path / "a",
+                           "--set", slos)
+    assert code == 1
+    assert "FAIL: not measured" in out and "1 of 2 SLOs failed (1 not measured)" in out
+    code, out, _ = run_cli(capsys, "run", scenario, "--no-plots", "--out", tmp_path / "b",
+                           "--set", slos, "--allow-unmeasured", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert [v["verdict"] for v in data["verdicts"]] == ["unmeasured", "pass"]
+    (folder,) = run_folders(tmp_path / "a")
+    code, out, _ = run_cli(capsys, "report", folder, "--no-plots", "--allow-unmeasured")
+    assert code == 0 and "not measured (allowed)" in out
 
 
 def test_run_exits_1_when_an_slo_fails(capsys, tmp_path):
@@ -201,6 +253,8 @@ def test_run_json_prints_the_summary(capsys, tmp_path):
     assert summary["slos_passed"] is True
     (folder,) = run_folders(tmp_path / "r")
     assert "-seed11-" in folder.name
+    assert summary["folder"] == str(folder)
+    assert (Path(summary["folder"]) / "summary.json").is_file()
 
 
 def test_run_leaves_no_temporary_folders(capsys, tmp_path):
@@ -307,7 +361,8 @@ def test_report_on_a_missing_folder(capsys, tmp_path):
 
 @pytest.mark.parametrize("command, options", [
     ([], ["run", "validate", "schema", "report", "examples:"]),
-    (["run"], ["--engine", "--seed", "--set", "--out", "--no-plots", "--dry-run", "--quiet", "--json"]),
+    (["run"], ["--engine", "--seed", "--set", "--out", "--no-plots", "--dry-run", "--quiet", "--json",
+               "--allow-unmeasured"]),
     (["validate"], ["FILE", "--set"]),
     (["schema"], ["usage: bootstorm schema"]),
     (["report"], ["folder", "--no-plots"]),
@@ -337,6 +392,9 @@ def test_epilog_examples_name_files_and_overrides_that_work(capsys):
         if args[0] != "run":
             continue
         argv = [str(ROOT / a) if a.endswith(".yaml") else a for a in args[1:] if a != "\\"]
+        if "--engine" in argv:  # validate has no --engine: the file and overrides are what count
+            i = argv.index("--engine")
+            del argv[i:i + 2]
         assert run_cli(capsys, "validate", *[a for a in argv if a != "--dry-run"])[0] == 0, args
 
 
@@ -345,6 +403,38 @@ def test_epilog_examples_name_files_and_overrides_that_work(capsys):
 
 def _subprocess(argv, tmp_path) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+
+def test_runs_started_at_once_into_the_same_out_all_finish(tmp_path):
+    # Same scenario, same seed, same second: the same folder name. Both must get a folder.
+    scenario = _passing(tmp_path)
+    out_dir = tmp_path / "results"
+    argv = [sys.executable, "-m", "sim.cli", "run", str(scenario), "--no-plots", "--quiet",
+            "--json", "--out", str(out_dir)]
+    procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    results = [p.communicate(timeout=180) for p in procs]
+    for p, (out, err) in zip(procs, results):
+        assert p.returncode == 0, err
+        assert "Traceback" not in err
+    folders = {json.loads(out)["folder"] for out, _ in results}
+    assert len(folders) == 3
+    assert sorted(str(p) for p in out_dir.iterdir()) == sorted(folders)  # no temp folder left
+    for folder in folders:
+        assert (Path(folder) / "summary.json").is_file()
+
+
+def test_publish_picks_the_next_name_when_the_rename_loses_a_race(tmp_path):
+    from sim.runner import _publish
+
+    wanted = tmp_path / "run-seed1-20260101-000000"
+    for n in range(2):  # two finished runs racing for one name, the first already won
+        tmp = tmp_path / f".tmp{n}"
+        tmp.mkdir()
+        (tmp / "summary.json").write_text(str(n))
+        _publish(tmp, wanted)
+    assert (wanted / "summary.json").read_text() == "0"
+    assert (tmp_path / f"{wanted.name}-2" / "summary.json").read_text() == "1"
 
 
 @pytest.mark.parametrize("launcher", ["console-script", "python-m"])

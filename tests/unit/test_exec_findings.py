@@ -182,13 +182,29 @@ def ok_call(t, op="GetSecretValue", service="secretsmanager", latency=0.002):
     ("failed", 1.8, 3.0, [], ["busy_wait"]),          # 60 % of a core while failing
     ("failed", 0.6, 3.0, [], []),                     # 20 %: under the threshold
     ("ready", 1.8, 3.0, [], []),                      # busy but healthy
-    ("ready", 1.8, 3.0, [failed_call(1.0)], ["busy_wait"]),  # ready, but it was failing meanwhile
+    ("ready", 1.8, 3.0, [failed_call(0.5)], ["busy_wait"]),  # ready, but it was failing meanwhile
+    ("ready", 1.8, 3.0, [failed_call(1.0), ok_call(2.0)], []),  # failing for 1 s only: too short
     ("failed", 1.0, 1.5, [], []),                     # too short to judge
     ("hung", math.nan, 30.0, [], []),                 # CPU unknown
 ])
 def test_busy_wait(tmp_path, outcome, cpu, wall, requests, expected):
     ev = evidence(tmp_path, outcome=outcome, cpu_seconds=cpu, end=wall, requests=requests)
     assert names(attempt_findings(ev, {})) == expected
+
+
+def test_busy_wait_judges_cpu_while_failing_not_start_up_cpu(tmp_path):
+    # An AWS CLI script: ~0.9 CPU s of CLI start-up before its first call, an IMDS blip
+    # answered 503 at t=1, a quiet wait, a successful retry at t=3.5, a second CLI start-up.
+    # Over the whole attempt that is 36 % of a core; over the failing span almost nothing.
+    samples = [(0.5, 0.45), (1.0, 0.9), (2.0, 0.91), (3.0, 0.92), (3.5, 0.95), (4.5, 1.7)]
+    calls = [failed_call(1.0, "PutToken", "imds"), ok_call(3.5, "PutToken", "imds")]
+    ev = evidence(tmp_path, outcome="ready", cpu_seconds=1.8, end=5.0, requests=calls, cpu_samples=samples)
+    assert names(attempt_findings(ev, {})) == []
+    # The same shape, but spinning while it waits: 1.8 CPU s over the 2.5 s failing span.
+    spinning = [(0.5, 0.1), (1.0, 0.2), (2.0, 0.9), (3.0, 1.6), (3.5, 2.0), (4.5, 2.1)]
+    ev = evidence(tmp_path, outcome="ready", cpu_seconds=2.2, end=5.0, requests=calls, cpu_samples=spinning)
+    found = attempt_findings(ev, {})
+    assert names(found) == ["busy_wait"] and "2.50 s of failing" in found[0].detail
 
 
 # -- no_backoff --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sim.metrics import attempt_metrics, phase_breakdown, time_to_ready
+from sim.metrics.attempts import time_to_ready_fleet
 from sim.metrics.attempts import outcome_counts, step_retry_means, value_counts
 from sim.scenario.slos import METRICS
 
@@ -56,10 +57,39 @@ def test_success_rate_counts_instances_not_attempts():
 def test_time_to_ready_starts_at_the_first_attempt():
     assert sorted(time_to_ready(fleet())) == [30.0, 40.0, 90.0]
     m = attempt_metrics(fleet(), 300)
-    assert m["time_to_ready.p50"] == 40.0
-    assert m["time_to_ready.max"] == 90.0
-    assert m["time_to_ready.mean"] == pytest.approx(160 / 3)
-    assert m["time_to_ready.p99"] == pytest.approx(np.percentile([30, 40, 90], 99))
+    assert m["time_to_ready_of_ready.p50"] == 40.0
+    assert m["time_to_ready_of_ready.max"] == 90.0
+    assert m["time_to_ready_of_ready.mean"] == pytest.approx(160 / 3)
+    assert m["time_to_ready_of_ready.p99"] == pytest.approx(np.percentile([30, 40, 90], 99))
+
+
+def test_time_to_ready_of_the_fleet_counts_the_instance_that_never_booted_as_never():
+    # i2 never became ready: over the fleet it is +inf, [30, 40, 90, inf].
+    assert sorted(time_to_ready_fleet(fleet())) == [30.0, 40.0, 90.0, math.inf]
+    m = attempt_metrics(fleet(), 300)
+    assert m["time_to_ready.p50"] == 65.0  # numpy linear: halfway between 40 and 90
+    # p75 would be 90 + 0.25 x (inf - 90): anything that interpolates towards never is never.
+    for p in ("p90", "p95", "p99", "p99.9", "max", "mean"):
+        assert m[f"time_to_ready.{p}"] == math.inf, p
+
+
+def test_fleet_p99_is_never_when_40_percent_never_boot_but_finite_when_under_1_percent():
+    from sim.results import AttemptTable
+
+    def table(ready, never):
+        t = AttemptTable([])
+        for i in range(ready):
+            add(t, i, 1, 0, "ready", ready=10.0 + i % 50)
+        for i in range(ready, ready + never):
+            add(t, i, 1, 0, "failed", error_class="ThrottlingException")
+        return t
+
+    storm = attempt_metrics(table(600, 400), 1000)
+    assert storm["time_to_ready.p99"] == math.inf
+    assert storm["time_to_ready_of_ready.p99"] < 60  # what the old p99 SLO looked at
+    few = attempt_metrics(table(995, 5), 1000)  # 0.5 % never: p99 still among the ready
+    assert few["time_to_ready.p99"] == pytest.approx(
+        np.percentile([10 + i % 50 for i in range(995)] + [1e9] * 5, 99))
 
 
 def test_time_to_ready_ignores_attempt_rows_order():
@@ -130,7 +160,9 @@ def test_nobody_ready_gives_nan_times_and_zero_success():
     add(t, 1, 1, 0, "hung")
     m = attempt_metrics(t, 100)
     assert m["bootstrap_success_rate"] == 0.0
-    assert all(math.isnan(m[f"time_to_ready.{p}"]) for p in ("p50", "p99.9", "max", "mean"))
+    assert all(math.isnan(m[f"time_to_ready_of_ready.{p}"]) for p in ("p50", "p99.9", "max", "mean"))
+    # Over the fleet it is measured: every instance took forever.
+    assert all(m[f"time_to_ready.{p}"] == math.inf for p in ("p50", "p99.9", "max", "mean"))
     assert math.isnan(m["secret_fetch_latency.p50"])  # no mark in this scenario
     assert m["bootstrap_error_rate"] == 1000
 

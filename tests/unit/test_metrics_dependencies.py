@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from sim.metrics import dependency_metrics, is_metastable, last_fault_end, time_to_drain
+from sim.metrics import (dependency_metrics, evaluate_slos, is_metastable, last_fault_end,
+                         time_to_drain)
 from sim.results import DependencySeries, FaultWindow, latency_bin
-from sim.scenario.slos import DEPENDENCY_METRICS
+from sim.scenario.slos import DEPENDENCY_METRICS, SLO
 
 
 def series(n=100, interval=1.0, capacity=math.nan, **counts):
@@ -51,7 +52,11 @@ def test_idle_dependency_is_nan_not_an_error():
     assert m["peak_offered_rps"] == 0
     for key in ("throttled_share", "retry_amplification", "goodput", "latency.p99"):
         assert math.isnan(m[key]), key
-    assert m["time_to_drain"] == 0.0 and m["metastable"] == 0.0
+    assert m["time_to_drain"] == 0.0
+    # The series ends before fault end + 30 s grace: metastability cannot be judged.
+    assert math.isnan(m["metastable"])
+    m = dependency_metrics(series(40), fault(1, 2))
+    assert m["metastable"] == 0.0
 
 
 def recovering():
@@ -75,8 +80,24 @@ def test_drain_time_of_a_recovering_series():
     assert time_to_drain(series(**recovering()), 40.5) == 14.5
 
 
-def test_never_drained_is_nan():
-    assert math.isnan(time_to_drain(series(**stuck()), 40.0))
+def test_not_drained_by_the_end_of_the_run_is_never_a_measurement():
+    # The fault ended at 40 s and the run watched 60 s more: still throttling at the end is
+    # "never" (+inf), which an SLO compares (and fails), not "not measured".
+    assert time_to_drain(series(**stuck()), 40.0) == math.inf
+    assert time_to_drain(series(**stuck()), 98.5) == math.inf  # one whole interval after: 99..100
+    (v,) = evaluate_slos([SLO.model_validate("dependencies.s.time_to_drain <= 10m")],
+                         {"dependencies.s.time_to_drain": time_to_drain(series(**stuck()), 40.0)})
+    assert (v.verdict, v.passed) == ("fail", False)
+
+
+def test_a_fault_that_ended_in_the_last_interval_leaves_the_drain_unmeasured():
+    # Nothing watched after the fault: the run ran out, not the dependency's recovery.
+    assert math.isnan(time_to_drain(series(**stuck()), 99.5))
+    assert math.isnan(time_to_drain(series(**stuck()), 99.9))
+    assert time_to_drain(series(**stuck()), 99.0) == math.inf  # 99..100 wholly after the fault
+    (v,) = evaluate_slos([SLO.model_validate("dependencies.s.time_to_drain <= 10m")],
+                         {"dependencies.s.time_to_drain": time_to_drain(series(**stuck()), 99.5)})
+    assert (v.verdict, v.passed) == ("unmeasured", False)
 
 
 def test_clean_right_away_is_zero():
@@ -93,7 +114,7 @@ def test_late_error_blip_restarts_the_drain_clock():
 def test_excess_retries_without_errors_are_not_drained():
     c = steady()
     c["offered"] = [10] * 60 + [12] * 40  # 1.2 x needed to the end
-    assert math.isnan(time_to_drain(series(**c), 40.0))
+    assert time_to_drain(series(**c), 40.0) == math.inf
     c["offered"] = [10] * 60 + [11] * 40  # 1.1 x is still drained
     assert time_to_drain(series(**c), 40.0) == 0.0
 

@@ -47,7 +47,7 @@ def small_run(slos=None, engine="sim", warnings=()):
                    instances=30, warnings=list(warnings))
     faults = [FaultWindow("throttle", "sts", 10.0, 20.0, {"rate": 1})]
     scenario = {"name": "small", "slos": slos if slos is not None else [
-        "time_to_ready.p95 <= 30s", "bootstrap_success_rate >= 99%",
+        "time_to_ready_of_ready.p95 <= 30s", "bootstrap_success_rate >= 99%",
         "dependencies.sts.metastable == false", "dependencies.nope.goodput >= 50%",
     ]}
     return Run(meta, table, {"sts": sts}, faults, scenario)
@@ -94,7 +94,7 @@ def test_junit_has_one_testcase_per_slo_and_the_right_failures(written):
     suite = root.find("testsuite")
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == [
-        "time_to_ready.p95 <= 30s", "bootstrap_success_rate >= 99%",
+        "time_to_ready_of_ready.p95 <= 30s", "bootstrap_success_rate >= 99%",
         "dependencies.sts.metastable == false", "dependencies.nope.goodput >= 50%",
     ]
     failed = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
@@ -103,6 +103,83 @@ def test_junit_has_one_testcase_per_slo_and_the_right_failures(written):
     message = failed["bootstrap_success_rate >= 99%"].get("message")
     assert "90.00%" in message and ">= 99.00%" in message
     assert "not measured" in failed["dependencies.nope.goodput >= 50%"].get("message")
+    assert failed["dependencies.nope.goodput >= 50%"].get("type") == "SLONotMeasured"
+
+
+def test_an_unmeasured_slo_shows_as_not_measured_in_every_output(tmp_path):
+    run = small_run(slos=["secret_exposure_events <= 0", "bootstrap_retries.max <= 10"])
+    run.write(tmp_path)
+    summary = write_report(run, tmp_path, plots=False)
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert [v["verdict"] for v in data["verdicts"]] == ["unmeasured", "pass"]
+    assert data["verdicts"][0]["passed"] is False and data["slos_passed"] is False
+    case = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite").findall("testcase")[0]
+    assert "secret_exposure_events was not measured" in case.find("failure").get("message")
+    md = (tmp_path / "report.md").read_text()
+    assert "| secret_exposure_events <= 0 | not measured | <= 0 | **FAIL: not measured** |" in md
+    assert "**1 of 2 SLOs failed (1 not measured).**" in md
+    prom = (tmp_path / "metrics.prom").read_text()
+    assert 'bootstorm_slo_unmeasured{slo="secret_exposure_events <= 0",metric="secret_exposure_events"} 1' in prom
+    assert 'bootstorm_secret_exposure_events NaN' in prom
+    console = Console(width=200, record=True, color_system=None)
+    render_console(summary, console)
+    text = console.export_text()
+    assert "FAIL: not measured" in text and "1 of 2 SLOs failed (1 not measured)" in text
+
+
+def test_an_slo_scoped_to_other_engines_shows_as_not_applicable_in_every_output(tmp_path):
+    run = small_run(slos=["secret_exposure_events <= 0 on exec, load",
+                          "bootstrap_success_rate >= 99%", "bootstrap_retries.max <= 10"])
+    run.write(tmp_path)
+    summary = write_report(run, tmp_path, plots=False)
+    assert not summary.slos_passed  # the success rate failed; the scoped SLO counts for neither
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert [v["verdict"] for v in data["verdicts"]] == ["not_applicable", "fail", "pass"]
+    assert data["verdicts"][0]["engines"] == ["exec", "load"]
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    case = suite.findall("testcase")[0]
+    assert case.find("failure") is None
+    assert case.find("skipped").get("message") == "applies to exec, load"
+    md = (tmp_path / "report.md").read_text()
+    assert ("| secret_exposure_events <= 0 on exec, load | - | <= 0 | "
+            "not applicable (applies to exec, load) |") in md
+    assert "**1 of 3 SLOs failed, 1 not applicable on sim.**" in md
+    prom = (tmp_path / "metrics.prom").read_text()
+    label = 'slo="secret_exposure_events <= 0 on exec, load",metric="secret_exposure_events"'
+    assert f"bootstorm_slo_not_applicable{{{label}}} 1" in prom
+    assert f"bootstorm_slo_passed{{{label}}}" not in prom  # not a pass, not a fail
+    assert f"bootstorm_slo_unmeasured{{{label}}} 0" in prom
+    assert 'bootstorm_slo_passed{slo="bootstrap_retries.max <= 10"' in prom
+    console = Console(width=200, record=True, color_system=None)
+    render_console(summary, console)
+    text = console.export_text()
+    assert "not applicable (applies to exec, load)" in text
+    assert "1 of 3 SLOs failed, 1 not applicable on sim" in text
+
+
+def test_an_applicable_scoped_slo_is_judged_and_all_passing_says_how_many(tmp_path):
+    run = small_run(slos=["bootstrap_retries.max <= 10 on exec", "bootstrap_retries.max <= 10 on sim"])
+    run.write(tmp_path)
+    summary = write_report(run, tmp_path, plots=False)
+    assert summary.slos_passed
+    assert [v.verdict for v in summary.verdicts] == ["not_applicable", "pass"]
+    assert "1 of 2 SLOs passed, 1 not applicable on sim." in (tmp_path / "report.md").read_text()
+    again = report_from_folder(tmp_path, plots=False)  # re-read from the folder: same verdicts
+    assert [v.verdict for v in again.verdicts] == ["not_applicable", "pass"]
+
+
+def test_allow_unmeasured_passes_but_still_says_not_measured(tmp_path):
+    run = small_run(slos=["secret_exposure_events <= 0"])
+    run.write(tmp_path)
+    summary = write_report(run, tmp_path, plots=False, allow_unmeasured=True)
+    assert summary.slos_passed
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert data["verdicts"][0]["verdict"] == "unmeasured" and data["allow_unmeasured"] is True
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite.get("failures") == "0" and suite.get("skipped") == "1"
+    assert suite.find("testcase").find("skipped") is not None
+    assert "not measured (allowed)" in (tmp_path / "report.md").read_text()
 
 
 def test_report_md_links_plots_and_shows_tables(written):
@@ -189,7 +266,7 @@ def test_values_and_labels(exposition):
     assert sample(fams, "bootstorm_dependency_peak_offered_rps", dependency="sts") == 3
     assert sample(fams, "bootstorm_dependency_latency_seconds", dependency="sts", stat="p99") > 0
     assert sample(fams, "bootstorm_slo_passed", slo="bootstrap_success_rate >= 99%") == 0
-    assert sample(fams, "bootstorm_slo_passed", slo="time_to_ready.p95 <= 30s") == 1
+    assert sample(fams, "bootstorm_slo_passed", slo="time_to_ready_of_ready.p95 <= 30s") == 1
     assert sample(fams, "bootstorm_boot_errors", error_class="BootTimeout") == 3
     run_info = fams["bootstorm_run"].samples[0]
     assert run_info.labels["engine"] == "sim" and run_info.labels["seed"] == "3"
@@ -217,3 +294,21 @@ def test_label_values_are_escaped():
     run.dependencies['we"ird\\dep'].name = 'we"ird\\dep'
     fams = families(render_openmetrics(summarize(run)))
     assert sample(fams, "bootstorm_dependency_peak_offered_rps", dependency='we"ird\\dep') == 3
+
+
+def test_the_fault_table_marks_faults_that_never_happened_and_instants(tmp_path):
+    run = small_run(slos=[])
+    run.meta.partial, run.meta.sim_end = True, 50.0
+    run.faults = [FaultWindow("throttle", "sts", 10.0, 20.0, {"rate": 1}),
+                  FaultWindow("expire_credentials", "instances", 15.0, 60.0),
+                  FaultWindow("outage", "sts", 40.0, 60.0),
+                  FaultWindow("outage", "sts", 55.0, 58.0)]
+    run.write(tmp_path)
+    summary = write_report(run, tmp_path, plots=False)
+    md = (tmp_path / "report.md").read_text()
+    assert "| throttle | sts | 10.0s | 20.0s |  | rate=1 |" in md
+    assert "| expire_credentials | instances | 15.0s | - | instant |  |" in md
+    assert "| outage | sts | 40.0s | 1m00s | still on when the run ended |  |" in md
+    assert "| outage | sts | 55.0s | 58.0s | never happened: the run ended at 50.0s |  |" in md
+    assert any("outage on sts (at 55s) never happened" in w for w in summary.warnings)
+    assert not any("expire_credentials" in w for w in summary.warnings)

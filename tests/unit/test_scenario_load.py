@@ -213,7 +213,7 @@ def test_a_bad_field_inside_a_mapping_from_set_says_it_came_from_set():
 def test_a_value_that_fits_no_member_of_a_union_is_one_problem_also_from_set():
     item = "slos=[{metric: time_to_ready.p95, op: <=, value: [1]}]"
     assert messages(problems_of_text(BASE_YAML, [item])) == [
-        f"s.yaml: slos.0.value: expected a string or a number; got [1] (value from --set {item})"
+        f"s.yaml: slos.0.value: expected a string or a boolean or a number; got [1] (value from --set {item})"
     ]
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from sim import load_scenario, run_scenario
+from sim.metrics import evaluate_slos
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -33,10 +35,50 @@ def test_autoscale_storm_is_throttled_by_ssm_until_the_quota_is_raised():
     assert raised["time_to_ready.p95"] < storm["time_to_ready.p95"]
 
 
+def test_the_storms_p99_slo_fails_when_a_third_of_the_fleet_never_boots():
+    # No replacement: every boot that gives up is an instance that never becomes ready.
+    scenario = load_scenario(SCENARIOS / "autoscale-storm.yaml", [
+        "fleet.size=2000", "fleet.arrival.over=12s", "fleet.replacement.max_attempts=1"])
+    summary = run_scenario(scenario, out_dir=None).summary
+    m = summary.metrics
+    assert 0.5 < m["bootstrap_success_rate"] < 0.9
+    # Over the ready instances alone the p99 looks fine: that number used to judge the SLO.
+    assert m["time_to_ready_of_ready.p99"] < 300
+    assert m["time_to_ready.p99"] == float("inf")
+    verdicts = {v.slo: v for v in summary.verdicts}
+    assert verdicts["time_to_ready.p99 <= 5m"].verdict == "fail"
+    assert verdicts["time_to_ready.p95 <= 2m"].verdict == "fail"
+
+
+@pytest.mark.parametrize("name", ["autoscale-storm", "iam-misconfig", "secrets-partition"])
+def test_the_secret_exposure_slo_is_judged_on_exec_and_not_applicable_on_sim(name):
+    # The SLO is about the real script: on the sim engine, which runs none, it is not judged
+    # (it used to fail every sim run as "not measured"); on exec it is judged as any SLO.
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml", ["fleet.size=100"])
+    (slo,) = [s for s in scenario.slos if s.metric == "secret_exposure_events"]
+    assert slo.engines == ("exec",)
+    summary = run_scenario(scenario, out_dir=None).summary
+    (verdict,) = [v for v in summary.verdicts if v.metric == "secret_exposure_events"]
+    assert (verdict.verdict, verdict.passed) == ("not_applicable", True)
+    assert summary.unmeasured == []
+    others = [v for v in summary.verdicts if v is not verdict]
+    assert summary.slos_passed == all(v.passed for v in others)
+    exposed = evaluate_slos([slo], {"secret_exposure_events": 2.0}, engine="exec")
+    assert exposed[0].verdict == "fail"
+    unmeasured = evaluate_slos([slo], {"secret_exposure_events": math.nan}, engine="exec")
+    assert (unmeasured[0].verdict, unmeasured[0].passed) == ("unmeasured", False)
+
+
 def test_retry_storm_stays_overloaded_with_fixed_retries_and_recovers_with_jitter():
     fixed, _ = metrics_of("retry-storm", "run.horizon=10m")
     assert fixed["dependencies.config.metastable"] == 1.0
     assert fixed["dependencies.config.retry_amplification"] > 10
+    # Still throttling at the end, minutes after the slow disk recovered: the drain time is
+    # "never" within the run, a measurement, so the scenario's drain SLO fails as a fail.
+    assert fixed["dependencies.config.time_to_drain"] == math.inf
+    storm = load_scenario(SCENARIOS / "retry-storm.yaml")
+    (drain_slo,) = [slo for slo in storm.slos if slo.metric.endswith("time_to_drain")]
+    assert evaluate_slos([drain_slo], fixed, engine="sim")[0].verdict == "fail"
     jitter, _ = metrics_of("retry-storm-jitter", "run.horizon=12m")
     assert jitter["dependencies.config.metastable"] == 0.0
     assert jitter["dependencies.config.time_to_drain"] < 300

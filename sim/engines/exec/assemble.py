@@ -6,8 +6,8 @@ Per attempt, from the fakes' request log (gate and IMDS) and the registry's even
   telemetry events are reports, not calls, and are not counted);
 - steps: a script's steps are unknown, so the table's steps are the distinct operations the
   fleet called (``secretsmanager.GetSecretValue``, ``imds.PutToken``, ``registry.Register``);
-  retries per step = calls of that operation minus one, ``retries`` = calls minus distinct
-  operations;
+  a retry is a call whose previous call of the same operation by the instance failed (two
+  successful PutToken calls are two calls, no retry); ``retries`` is their sum over the steps;
 - ``error_class``: for a failed attempt, the last error code a fake answered it with, else how
   the script ended (``exit:1``, ``signal:SIGSEGV``); ``NotRegistered``, ``BootTimeoutExceeded``,
   ``HealthCheckGraceExceeded`` come from the engine;
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.engines.exec.findings import (AttemptEvidence, SecondRun, attempt_findings, fleet_findings,
-                                       findings_column, requests_from_log)
+from sim.engines.exec.findings import (AttemptEvidence, SecondRun, attempt_findings, failed_call,
+                                       fleet_findings, findings_column, requests_from_log)
 from sim.engines.exec.series import SINK_EVENT_DEPENDENCY, add_unanswered, build_series
 from sim.engines.exec.validity import peak_rates, validity_warnings
 from sim.results import AttemptTable, FaultWindow, Run, RunMeta
@@ -58,6 +58,7 @@ class Attempt:
     second_window: tuple[float, float] | None = None
     second_result: SecondRun | None = None
     snapshot: dict | None = None
+    cpu_samples: list = field(default_factory=list)  # (run-relative t, CPU seconds so far)
 
 
 def _read(engine, warnings: list[str]):
@@ -106,7 +107,7 @@ def assemble(engine, end: float, started: str, fault_records: list[dict], usage,
     cfg = engine.finding_config
     for a in attempts:
         calls = first_calls[a.instance_id]
-        per_op = Counter(f"{e['service']}.{e['operation']}" for e in calls)
+        per_op = _retries_per_op(calls)
         error_class = a.error_class
         if a.outcome == "failed" and error_class.startswith(("exit:", "signal:")):
             codes = [e["error_code"] for e in calls if e.get("error_code")]
@@ -129,7 +130,7 @@ def assemble(engine, end: float, started: str, fault_records: list[dict], usage,
         evidence = AttemptEvidence(
             instance_id=a.instance_id, attempt=a.attempt, root=a.root,
             stdout=a.proc.stdout_path, stderr=a.proc.stderr_path, start=a.start, end=a.end,
-            cpu_seconds=cpu, outcome=a.outcome, killed_at_timeout=a.killed_at_timeout,
+            cpu_seconds=cpu, cpu_samples=list(a.cpu_samples), outcome=a.outcome, killed_at_timeout=a.killed_at_timeout,
             faults_at_end=[w.kind for w in windows if w.start <= a.end <= w.end],
             requests=requests_from_log([e for e in calls if e["service"] != "registry"], t0_wall),
             registered_at=None if math.isnan(a.registered_at) else a.registered_at,
@@ -141,8 +142,8 @@ def assemble(engine, end: float, started: str, fault_records: list[dict], usage,
         table.append(
             instance=a.instance, attempt=a.attempt, launch=a.launch, start=a.start, end=a.end,
             ready_time=a.ready_at, outcome=a.outcome, error_class=error_class if a.outcome != "ready" else "",
-            retries=len(calls) - len(per_op), calls=len(calls),
-            step_retries=[max(0, per_op.get(s, 0) - 1) for s in steps], marks=marks,
+            retries=sum(per_op.values()), calls=len(calls),
+            step_retries=[per_op.get(s, 0) for s in steps], marks=marks,
             cpu_seconds=cpu, findings=findings_column(findings),
         )
     all_requests = requests_from_log(log, t0_wall)
@@ -184,9 +185,21 @@ def assemble(engine, end: float, started: str, fault_records: list[dict], usage,
         scenario_hash=scenario_hash(engine.scenario), scenario_file=engine.scenario_file,
         horizon=engine.horizon, started_at=started, wall_seconds=usage.wall_seconds,
         versions=_versions(), warnings=warnings, partial=engine.interrupted, sim_end=end,
-        instances=engine.size,
+        instances=engine.size, time_scale=engine.spec.time_scale, isolation=engine.isolation,
     )
     return Run(meta, table, series, windows, engine.scenario.model_dump(mode="json", by_alias=True))
+
+
+def _retries_per_op(calls: list[dict]) -> Counter:
+    """Per ``service.operation``: calls made after a failed call of the same operation."""
+    retries: Counter = Counter()
+    last_failed: dict[str, bool] = {}
+    for e in sorted(calls, key=lambda e: e["time"]):
+        op = f"{e['service']}.{e['operation']}"
+        if last_failed.get(op):
+            retries[op] += 1
+        last_failed[op] = failed_call(e)
+    return retries
 
 
 def _own_calls(a: Attempt, calls: list[dict], t0_wall: float) -> list[dict]:

@@ -11,6 +11,11 @@ it wakes for the next launch, deadline or registry poll (``POLL``). SIGINT/SIGTE
 flag; the loop then stops launching, kills every process group, stops the stack, removes the
 temporary directory, and the Run comes back marked ``partial``.
 
+Isolation (``exec.isolation``, `sim.engines.exec.isolation`): with ``netns`` each attempt runs
+in its own network namespace whose 169.254.169.254 is its own IMDS and whose AWS endpoints
+reach the fakes; namespaces are made before the clock starts and removed when the attempt is
+over and in the ``finally`` on every exit path. With ``env`` the host network is shared.
+
 Bootstraps run at ``exec.nice`` (default 10): the fakes stand for services on other machines
 and must not be starved by the processes under test. A given stack is reset first and left
 running. A script that cannot even be started (no shell, no file descriptors left) fails the
@@ -19,6 +24,9 @@ run with `RunFailed`; everything after that is data in the Run.
 Simplifications, by design: an attempt starts its script at its launch time (no OS boot
 delay); each attempt gets its own instance id (restart keeps the root directory, so what the
 script left on disk survives, but IMDS sees a new instance); ``boot_timeout`` is not scaled.
+An attempt queued for a ``max_parallel`` slot starts late; its boot timeout and health-check
+grace both run from its process start. Every ``CPU_SAMPLE`` seconds the running groups' CPU is
+read from /proc, so ``busy_wait`` can judge the CPU spent while an attempt was failing.
 """
 
 from __future__ import annotations
@@ -38,8 +46,9 @@ from pathlib import Path
 
 from sim.engines.exec.assemble import Attempt, assemble
 from sim.engines.exec.findings import SecondRun
+from sim.engines.exec.isolation import EnvIsolation, choose_isolation, isolation_notes
 from sim.engines.exec.plan import plan_exec
-from sim.engines.exec.process import InstanceProcess, file_snapshot, instance_env, stop_all
+from sim.engines.exec.process import InstanceProcess, file_snapshot, groups_cpu, instance_env, stop_all
 from sim.errors import RunFailed
 from sim.results import Run
 from sim.scenario.model import Scenario
@@ -47,6 +56,7 @@ from sim.scenario.model import Scenario
 __all__ = ["run", "ExecEngine", "POLL"]
 
 POLL = 0.2  # seconds between registry polls and deadline checks while waiting
+CPU_SAMPLE = 0.5  # seconds between CPU samples of the running attempts (one /proc scan)
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -78,6 +88,9 @@ class ExecEngine:
         self._seq = 0
         self.interrupted = False
         self.stack = None
+        # chosen in run(): netns where possible (exec.isolation); ``isolation`` is its mode name
+        self.isolator = EnvIsolation()
+        self.isolation = "env"
         self.t0 = math.nan
         self._selector = selectors.DefaultSelector()
         self._poll_due = 0.0
@@ -95,12 +108,17 @@ class ExecEngine:
         timeline = None
         owned = self.given_stack is None
         try:
+            self.isolator = choose_isolation(self.spec.isolation)
+            self.isolation = self.isolator.mode
+            notes += isolation_notes(self.isolator, self.plan.faults)
             if owned:
                 self.stack = Stack(scenario)
                 self.stack.start()
             else:
                 self.stack = self.given_stack
                 self.stack.reset()
+            self.isolator.setup(self.stack)
+            self.isolator.prepare(min(self.size, self.spec.max_parallel))
             self.planted = self.stack.planted_secrets()
             from sim.engines.exec.validity import HarnessMeter
 
@@ -120,12 +138,21 @@ class ExecEngine:
             self._stop_processes(self.elapsed() if self.t0 == self.t0 else 0.0)
             if timeline is not None:
                 timeline.stop()
+            cleanup_error = None
+            try:
+                self.isolator.close()  # namespaces and forwarder: before the fakes go
+            except RunFailed as exc:
+                cleanup_error = exc
             if owned and self.stack is not None:
                 self.stack.stop()
+            elif self.stack is not None:
+                self.stack.imds_listeners = False
             self._selector.close()
             if not self.spec.keep_files:
                 shutil.rmtree(self.tmp, ignore_errors=True)
             self._restore_signals(previous)
+            if cleanup_error is not None:
+                raise cleanup_error
         return result
 
     def _install_signals(self):
@@ -145,7 +172,7 @@ class ExecEngine:
 
     # -- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:
-        last_tick = -math.inf
+        last_tick = last_cpu = -math.inf
         while not self.interrupted:
             now = self.elapsed()
             if now >= self.horizon:
@@ -159,6 +186,9 @@ class ExecEngine:
                 self._poll_due = now + POLL
             if self.finished >= self.size and not self.seconds and not self._pending:
                 return
+            if now - last_cpu >= CPU_SAMPLE:
+                last_cpu = now
+                self._sample_cpu(now)
             if now - last_tick >= 1.0:
                 last_tick = now
                 self._load_peak = max(self._load_peak, os.getloadavg()[0])
@@ -168,6 +198,16 @@ class ExecEngine:
             if self._pending and not self._full():  # when full, an exit is what frees a slot
                 wait = min(wait, max(0.0, self._pending[0][0] - now))
             self._selector.select(wait)  # wakes on any exit: _reap_all collects it
+
+    def _sample_cpu(self, now: float) -> None:
+        """Each running attempt's CPU so far, so busy_wait can judge the failing spans only."""
+        live = [a for a in self.running if a.proc.running and a.outcome is None]
+        if not live:
+            return
+        cpu = groups_cpu({a.proc.pid for a in live})
+        for a in live:
+            if a.proc.pid in cpu:
+                a.cpu_samples.append((now, cpu[a.proc.pid]))
 
     def _push(self, t, instance, attempt, first_launch) -> None:
         heapq.heappush(self._pending, (t, self._seq, instance, attempt, first_launch))
@@ -187,19 +227,20 @@ class ExecEngine:
         restart = self.scenario.fleet.replacement.mode == "restart"
         root = self.tmp / "roots" / (f"{instance}" if restart else f"{instance}-{attempt}")
         root.mkdir(parents=True, exist_ok=True)
-        env = instance_env(self.stack.add_instance(instance_id), root, _REPO_ROOT, self.spec.env)
+        stack_env, prefix = self.isolator.add(instance_id, self.stack)
+        env = instance_env(stack_env, root, _REPO_ROOT, self.spec.env)
         a = Attempt(instance, attempt, instance_id, root, launch, first_launch, env)
         logs = self.tmp / "logs"
         logs.mkdir(exist_ok=True)
-        a.proc = self._spawn(env, root, logs / f"{instance}-{attempt}")
+        a.proc = self._spawn(env, root, logs / f"{instance}-{attempt}", prefix)
         a.start = a.proc.started - self.t0
         self.attempts.append(a)
         self.running.add(a)
 
-    def _spawn(self, env, root, prefix) -> InstanceProcess:
+    def _spawn(self, env, root, prefix, argv_prefix=None) -> InstanceProcess:
         try:
             proc = InstanceProcess(self.command, env, root, prefix, self.spec.nice,
-                                   self.workdir).start()
+                                   self.workdir, argv_prefix).start()
         except OSError as exc:
             raise RunFailed(f"exec engine: could not start {self.command!r} in {root}: {exc}") from exc
         if proc.pidfd is not None:
@@ -220,6 +261,8 @@ class ExecEngine:
             if a.outcome == "ready" and self.spec.idempotency_check and a.second is None:  # ready, then exited
                 self._start_second(a)
             self.running.discard(a)
+            if a not in self.seconds:
+                self.isolator.release(a.instance_id)
         for a in list(self.seconds):
             if a.second.running and a.second.reap():
                 self._forget(a.second)
@@ -292,7 +335,9 @@ class ExecEngine:
                     a.killed_at_timeout = group is self.running
                     if group is self.running:
                         self._fail(a, now, "hung", "BootTimeoutExceeded")
-                elif group is self.running and self.grace is not None and now - a.launch >= self.grace:
+                elif group is self.running and self.grace is not None and now - a.start >= self.grace:
+                    # From the process start, as EC2's grace runs from the instance's launch:
+                    # time spent queued for a max_parallel slot is the harness's, not the boot's.
                     p.terminate()
                     self._fail(a, now, "hung", "HealthCheckGraceExceeded")
 
@@ -315,16 +360,20 @@ class ExecEngine:
 
     def _start_second(self, a: Attempt) -> None:
         a.snapshot = file_snapshot(a.root)
-        a.second = self._spawn(a.env, a.root, self.tmp / "logs" / f"{a.instance}-{a.attempt}-second")
+        a.second = self._spawn(a.env, a.root, self.tmp / "logs" / f"{a.instance}-{a.attempt}-second",
+                               self.isolator.prefix(a.instance_id))
         a.second_window = (a.second.started - self.t0, math.inf)
         self.seconds.add(a)
 
     def _second_done(self, a: Attempt) -> None:
         self.seconds.discard(a)
+        self.isolator.release(a.instance_id)
         p = a.second
         a.second_window = (a.second_window[0], p.exited - self.t0)
         code = None if not math.isnan(p.term_sent) else (p.exit_code if p.signal is None else -p.signal)
-        changed = sorted(path for path, sig in file_snapshot(a.root).items() if a.snapshot.get(path) != sig)
+        after = file_snapshot(a.root)
+        changed = sorted({path for path, sig in after.items() if a.snapshot.get(path) != sig}
+                         | {path for path in a.snapshot if path not in after})  # removed ones too
         a.second_result = SecondRun(exit_code=code, changed_files=changed)
 
     def _stop_processes(self, end: float) -> None:
@@ -337,4 +386,3 @@ class ExecEngine:
         for a in list(self.seconds):
             self._second_done(a)
         self.running.clear()
-

@@ -20,8 +20,14 @@ Every threshold is a field of :class:`FindingConfig`. The rules:
     (``stdout: secret 'db' (base64)``, ``file data/s.txt (mode 0644): ...``), never its value:
     every detail is scrubbed of every searched form before it leaves this module.
 ``busy_wait``
-    CPU seconds per wall second above ``busy_cpu_share`` over an attempt of at least
-    ``busy_min_wall`` seconds that was failing (outcome not ``ready``, or it saw an error answer).
+    CPU seconds per wall second above ``busy_cpu_share`` while the attempt was failing, over
+    at least ``busy_min_wall`` seconds of failing. In a ready attempt, failing spans run from
+    the end of an error answer to the start of the next successful call; an attempt that did
+    not become ready was failing from its first error answer to its end, or throughout when it
+    saw none (a reset connection leaves no answer). CPU in a span comes from the runner's samples of the group's cumulative CPU
+    (``cpu_samples``), interpolated linearly; without samples the attempt's average is used.
+    So a correct script that starts a heavy CLI, waits a second after one blip and goes on is
+    not judged by its start-up CPU: only what it burns while working around the failure.
 ``no_backoff``
     Per (service, operation) of this instance, a chain of calls where each call but the last
     failed; a *gap* is the wait between a failed answer and the next call (start of the retry
@@ -72,6 +78,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from sim.engines.exec import secrets
+from sim.engines.exec.busy import cpu_between, failing_spans
 
 __all__ = [
     "FINDING_NAMES",
@@ -83,6 +90,7 @@ __all__ = [
     "fleet_findings",
     "findings_column",
     "requests_from_log",
+    "failed_call",
 ]
 
 FINDING_NAMES = (
@@ -119,6 +127,7 @@ class AttemptEvidence:
     cpu_seconds: float  # user+sys of the process group; NaN when unknown
     outcome: str  # ready | failed | hung | unfinished
     killed_at_timeout: bool = False
+    cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (t, CPU seconds so far)
     faults_at_end: list[str] = field(default_factory=list)  # fault kinds in force at the end
     requests: list[dict] = field(default_factory=list)  # this instance's calls (see module doc)
     registered_at: float | None = None
@@ -201,7 +210,7 @@ def requests_from_log(entries: Iterable[Mapping], run_start: float) -> list[dict
     return out
 
 
-def _failed(req: Mapping) -> bool:
+def failed_call(req: Mapping) -> bool:
     """An error answer: an error code, a status >= 400, or no HTTP status at all."""
     status = req.get("status")
     if isinstance(status, str) and status.isdigit():
@@ -218,7 +227,7 @@ def _retry_gaps(requests: Iterable[Mapping]) -> dict[tuple[str, str], list[list[
     for op, calls in by_op.items():
         gaps: list[float] = []
         for prev, cur in zip(calls, calls[1:]):
-            if _failed(prev):
+            if failed_call(prev):
                 ended = prev["t"] + (prev.get("latency") or 0.0)
                 gaps.append(max(0.0, cur["t"] - ended))
             elif gaps:
@@ -272,14 +281,18 @@ def _secret_exposure(ev: AttemptEvidence, needles, cfg: FindingConfig) -> list[F
 
 def _busy_wait(ev: AttemptEvidence, cfg: FindingConfig) -> list[Finding]:
     wall = ev.end - ev.start
-    if not (math.isfinite(ev.cpu_seconds) and math.isfinite(wall)) or wall < cfg.busy_min_wall:
+    if not (math.isfinite(ev.cpu_seconds) and math.isfinite(wall)) or wall <= 0:
         return []
-    failing = ev.outcome != "ready" or any(_failed(r) for r in ev.requests)
-    share = ev.cpu_seconds / wall
-    if not failing or share <= cfg.busy_cpu_share:
+    spans = failing_spans(ev.requests, ev.outcome, ev.start, ev.end, failed_call)
+    failing = sum(hi - lo for lo, hi in spans)
+    if failing < cfg.busy_min_wall:
         return []
-    return [Finding("busy_wait", f"{ev.cpu_seconds:.2f} CPU s over {wall:.2f} s wall "
-                                 f"({share:.0%} of a core) while failing ({ev.outcome})")]
+    cpu = sum(cpu_between(ev.cpu_samples, ev.start, ev.end, ev.cpu_seconds, lo, hi) for lo, hi in spans)
+    share = cpu / failing
+    if share <= cfg.busy_cpu_share:
+        return []
+    return [Finding("busy_wait", f"{cpu:.2f} CPU s over {failing:.2f} s of failing "
+                                 f"({share:.0%} of a core; {ev.outcome})")]
 
 
 def _hang(ev: AttemptEvidence, cfg: FindingConfig) -> list[Finding]:
@@ -343,7 +356,7 @@ def fleet_findings(all_requests: list[dict], cfg: FindingConfig = FindingConfig(
         key = (req["instance_id"], req["service"], req["operation"])
         if last_failed.get(key):
             retries.append((req["t"], str(req["instance_id"])))
-        last_failed[key] = _failed(req)
+        last_failed[key] = failed_call(req)
     if not retries:
         return []
     best, best_at, lo = 0, 0, 0

@@ -16,10 +16,12 @@ processes the script left running in the background after it exited (daemonised 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -68,8 +70,10 @@ class InstanceProcess:
     """
 
     def __init__(self, command: str, env: dict[str, str], root: Path, log_prefix: Path, nice: int = 0,
-                 workdir: Path | None = None):
+                 workdir: Path | None = None, argv_prefix: list[str] | None = None):
         self.command = command
+        # e.g. ``ip netns exec NAME``: it execs what follows, so pid and group stay the leader's
+        self.argv_prefix = list(argv_prefix or [])
         self.workdir = workdir if workdir is not None else Path.cwd()
         self.nice = nice
         self.env = env
@@ -98,6 +102,7 @@ class InstanceProcess:
             argv = [_SHELL, "-c", self.command]
             if self.nice and _NICE:  # nice execs the shell: the pid (and group) stay the same
                 argv = [_NICE, "-n", str(self.nice), *argv]
+            argv = [*self.argv_prefix, *argv]
             self._popen = subprocess.Popen(
                 argv, cwd=self.workdir, env=self.env,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -220,15 +225,23 @@ def stop_all(processes: list[InstanceProcess], grace: float) -> None:
         p.close_fd()
 
 
-def file_snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    """Relative path -> (size, mtime ns) of every regular file under ``root``."""
+def file_snapshot(root: Path) -> dict[str, tuple[int, str]]:
+    """Relative path -> (size, SHA-256 of the content) of every regular file under ``root``.
+
+    Content, not mtime: a script that rewrites a file with the same bytes (its own 'done'
+    marker) left the disk as it was; only a different content, a new or a removed file is a
+    side effect of a second run."""
     out = {}
     for folder, _dirs, files in os.walk(root):
         for name in files:
             path = os.path.join(folder, name)
             try:
                 st = os.lstat(path)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                with open(path, "rb") as fh:
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
             except OSError:
                 continue
-            out[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns)
+            out[os.path.relpath(path, root)] = (st.st_size, digest)
     return out

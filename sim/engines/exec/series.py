@@ -9,7 +9,11 @@ fakes' service names (``imds``, ``secretsmanager``, ``ssm``, ``sts``, ``iam``, `
 What the fakes cannot see is estimated, and said so: a call held by a partition never reaches
 a fake. `add_unanswered` counts, per partition window, each attempt that was alive during it
 and had not yet been answered by that dependency as one ``timed_out`` call (the least it can
-have made), at the moment the attempt ended or the window closed.
+have made), at the moment the attempt ended or the window closed, unless the dependency's
+first answer to it came within ``RELEASED_WITHIN`` of the lift (the held call went through
+then, and the log counts it). Such a call is offered and
+timed out, never served: every call is counted once, so the shares of a dependency add up
+(served + throttled + failed + timed_out + rejected = offered).
 
 Latency: the gate times every call it answers (histogram and in-flight from it); IMDS and the
 sinks do not, so their histograms stay empty and ``peak_in_flight`` is 0 for them.
@@ -23,7 +27,8 @@ from typing import Any, Iterable
 
 from sim.results import DependencySeries, latency_bin
 
-__all__ = ["build_series", "add_unanswered", "SINK_EVENT_DEPENDENCY", "THROTTLING_CODES", "capacity_of"]
+__all__ = ["build_series", "add_unanswered", "SINK_EVENT_DEPENDENCY", "THROTTLING_CODES", "capacity_of",
+           "RELEASED_WITHIN"]
 
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequests",
                               "RequestLimitExceeded"})
@@ -32,6 +37,9 @@ SINK_EVENT_DEPENDENCY = {
     "register_conflict": "registry", "deregister": "registry", "telemetry": "telemetry",
 }
 _GATE_SERVICES = ("secretsmanager", "ssm", "sts", "iam")
+# A call a partition held goes on to the fake as soon as the partition lifts; a first answer
+# this soon after the lift is that same call, not a retry made after a client-side timeout.
+RELEASED_WITHIN = 1.0
 
 
 def capacity_of(dependency: str, capacity: dict[str, dict[str, Any]]) -> float:
@@ -149,7 +157,17 @@ def add_unanswered(
             first = answered.get((instance_id, dependency), math.inf)
             if first <= w_start:
                 continue  # it had what it needed from this dependency before the partition
+            if w_end <= first <= w_end + RELEASED_WITHIN:
+                # The held call itself reached the fake when the partition lifted (a client
+                # with no timeout still waiting): the log counts it, slow but answered.
+                continue
             t = min(end, w_end)
-            s.counts["timed_out"][s.slot(max(t, 0.0))] += 1
+            i = s.slot(max(t, 0.0))
+            # A lost call is an offered call that timed out: counted once, in offered and
+            # timed_out, never served (so goodput and timed_out_share add up).
+            s.counts["offered"][i] += 1
+            s.counts["timed_out"][i] += 1
+            if (instance_id, dependency) not in answered:
+                s.counts["needed"][i] += 1  # its only call: the one the partition held
             added += 1
     return added

@@ -1,0 +1,320 @@
+"""``bootstorm compare``: is B better than A, worse, or not distinguishable from it?
+
+Two ways in:
+
+- ``compare_folders(A, B)``: two run folders (``summary.json``, ``attempts.csv``). With one
+  run a side, the interval of a fleet metric comes from a bootstrap over that run's instances
+  or attempts (success rate, time to ready, retries, error rate); metrics of a whole run
+  (dependency load, drain time) have no interval from one run each and are reported "not
+  tested".
+- ``compare_scenarios(file, baseline, candidate, seeds)``: both sides run the same N seeds
+  (common random numbers); every metric's delta gets a paired bootstrap interval over seeds.
+
+Both add Mann-Whitney U and Kolmogorov-Smirnov tests on the time-to-ready samples, and a verdict
+per metric that knows its direction (higher success is better, lower latency is better).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sim.decide.stats import Interval, delta_interval, direction, distribution_tests, verdict
+from sim.errors import InvalidArgument
+
+__all__ = ["MetricDelta", "Comparison", "compare_folders", "compare_scenarios",
+           "parse_regression", "parse_set_options", "regressions", "write_comparison"]
+
+NOT_TESTED = "not tested"
+
+
+@dataclass
+class MetricDelta:
+    metric: str
+    baseline: float
+    candidate: float
+    delta: Interval
+    verdict: str
+
+
+@dataclass
+class Comparison:
+    baseline: str
+    candidate: str
+    method: str  # how the intervals were made
+    deltas: list[MetricDelta]
+    tests: dict[str, float]
+    slo_pass: dict[str, dict[str, float]] = field(default_factory=dict)  # side -> SLO -> P
+
+    def get(self, metric: str) -> MetricDelta | None:
+        return next((d for d in self.deltas if d.metric == metric), None)
+
+    def to_dict(self) -> dict:
+        def num(v):
+            return None if v is None or v != v else float(v)
+
+        return {
+            "baseline": self.baseline, "candidate": self.candidate, "method": self.method,
+            "metrics": {d.metric: {"baseline": num(d.baseline), "candidate": num(d.candidate),
+                                   "delta": num(d.delta.estimate), "ci_low": num(d.delta.low),
+                                   "ci_high": num(d.delta.high), "n": d.delta.n,
+                                   "verdict": d.verdict} for d in self.deltas},
+            "time_to_ready_tests": {k: num(v) for k, v in self.tests.items()},
+            "slo_pass": self.slo_pass,
+        }
+
+    def to_json(self) -> str:
+        """Strict JSON (NaN as null)."""
+        import json
+
+        from sim.decide.journal import json_safe
+
+        return json.dumps(json_safe(self.to_dict()), indent=2, allow_nan=False)
+
+    def to_markdown(self) -> str:
+        lines = ["# bootstorm compare", "", f"- baseline (A): `{self.baseline}`",
+                 f"- candidate (B): `{self.candidate}`", f"- intervals: {self.method}", "",
+                 "| metric | A | B | B - A | 95% CI | verdict |", "|---|---:|---:|---:|---:|---|"]
+        for d in self.deltas:
+            ci = ("-" if d.delta.low != d.delta.low
+                  else f"[{_fmt(d.delta.low)}, {_fmt(d.delta.high)}]")
+            lines.append(f"| {d.metric} | {_fmt(d.baseline)} | {_fmt(d.candidate)} | "
+                         f"{_fmt(d.delta.estimate)} | {ci} | {d.verdict} |")
+        t = self.tests
+        lines += ["", "## time to ready: are the two distributions the same?", "",
+                  f"- Mann-Whitney U = {_fmt(t.get('mannwhitney_u'))}, "
+                  f"p = {_fmt(t.get('mannwhitney_p'))}",
+                  f"- Kolmogorov-Smirnov D = {_fmt(t.get('ks_statistic'))}, "
+                  f"p = {_fmt(t.get('ks_p'))}",
+                  f"- samples: A {t.get('n_a', 0):,}, B {t.get('n_b', 0):,} instances that "
+                  "became ready"]
+        if self.slo_pass:
+            lines += ["", "## SLOs: share of seeds that met each", "", "| SLO | A | B |",
+                      "|---|---:|---:|"]
+            a, b = self.slo_pass.get("baseline", {}), self.slo_pass.get("candidate", {})
+            for slo in dict.fromkeys(list(a) + list(b)):
+                lines.append(f"| {slo} | {_fmt(a.get(slo))} | {_fmt(b.get(slo))} |")
+        return "\n".join(lines) + "\n"
+
+
+def _fmt(v) -> str:
+    if v is None or v != v:
+        return "n/a"
+    if isinstance(v, float) and not v.is_integer():
+        return f"{v:.4g}"
+    return f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:.4g}"
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+# Fleet metrics with an interval from one run: metric -> (sample, statistic).
+def _quantile(q: float):
+    return lambda x, axis=-1: np.percentile(x, q, axis=axis)
+
+
+_TTR_STATS = {f"time_to_ready.p{q:g}": _quantile(q) for q in (50, 90, 95, 99, 99.9)}
+_TTR_STATS["time_to_ready.mean"] = np.mean
+
+
+def _samples(folder: Path) -> dict[str, np.ndarray]:
+    from sim.metrics import time_to_ready
+    from sim.metrics.attempts import instance_count
+    from sim.results.attempts import AttemptTable
+
+    table = AttemptTable.read_csv(folder / "attempts.csv")
+    ttr = time_to_ready(table)
+    n = instance_count(table)
+    outcome = np.asarray(table.outcome, dtype=object)
+    return {
+        "time_to_ready": ttr,
+        "ready": np.r_[np.ones(ttr.size), np.zeros(max(0, n - ttr.size))],
+        "retries": table.column("retries").astype(np.float64),
+        "errors": ((outcome == "failed") | (outcome == "hung")).astype(np.float64) * 1000.0,
+    }
+
+
+def _read_folder(folder: str | Path):
+    from sim.metrics import Summary
+
+    folder = Path(folder)
+    for name in ("summary.json", "attempts.csv"):
+        if not (folder / name).is_file():
+            raise InvalidArgument(f"{folder}: not a run folder (no {name}); expected a folder "
+                                  "written by `bootstorm run`")
+    return folder, Summary.read(folder / "summary.json")
+
+
+def compare_folders(folder_a: str | Path, folder_b: str | Path, *, seed: int = 0) -> Comparison:
+    """Compare two single runs; intervals by bootstrap over instances/attempts."""
+    folder_a, summary_a = _read_folder(folder_a)
+    folder_b, summary_b = _read_folder(folder_b)
+    sa, sb = _samples(folder_a), _samples(folder_b)
+    rng = _rng(seed)
+    deltas = []
+    for metric in dict.fromkeys(list(summary_a.metrics) + list(summary_b.metrics)):
+        a = summary_a.metrics.get(metric, math.nan)
+        b = summary_b.metrics.get(metric, math.nan)
+        if metric in _TTR_STATS:
+            iv = delta_interval(sa["time_to_ready"], sb["time_to_ready"], rng, paired=False,
+                                statistic=_TTR_STATS[metric], resamples=1000)
+        elif metric == "bootstrap_success_rate":
+            iv = delta_interval(sa["ready"], sb["ready"], rng, paired=False)
+        elif metric == "bootstrap_retries.mean":
+            iv = delta_interval(sa["retries"], sb["retries"], rng, paired=False)
+        elif metric == "bootstrap_error_rate":
+            iv = delta_interval(sa["errors"], sb["errors"], rng, paired=False)
+        else:
+            iv = Interval(b - a, math.nan, math.nan, 1, "none")
+        v = verdict(metric, iv) if iv.method != "none" or iv.estimate != iv.estimate else NOT_TESTED
+        deltas.append(MetricDelta(metric, a, b, iv, v))
+    tests = distribution_tests(sa["time_to_ready"], sb["time_to_ready"])
+    slo_pass = {side: {v.slo: float(v.passed) for v in s.verdicts}
+                for side, s in (("baseline", summary_a), ("candidate", summary_b))}
+    return Comparison(str(folder_a), str(folder_b),
+                      "bootstrap over the instances (or attempts) of each run; metrics of a "
+                      "whole run have no interval from one run each (not tested)",
+                      deltas, tests, slo_pass)
+
+
+def parse_set_options(text: str, option: str) -> list[str]:
+    """``'--set a=1 --set b=2'`` (or ``'a=1 b=2'``) -> ``['a=1', 'b=2']``."""
+    import shlex
+
+    try:
+        tokens = shlex.split(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"{option} {text!r}: {exc}") from None
+    out, i = [], 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok == "--set":
+            if i + 1 >= len(tokens):
+                raise InvalidArgument(f"{option} {text!r}: --set needs PATH=VALUE after it")
+            out.append(tokens[i + 1])
+            i += 2
+            continue
+        if tok.startswith("--set="):
+            out.append(tok[len("--set="):])
+        elif "=" in tok and not tok.startswith("-"):
+            out.append(tok)
+        else:
+            raise InvalidArgument(f"{option} {text!r}: expected '--set PATH=VALUE ...', got {tok!r}")
+        i += 1
+    return out
+
+
+def compare_scenarios(scenario_file: str | Path, baseline: list[str], candidate: list[str], *,
+                      seeds: int, executor, overrides=(), progress=None) -> Comparison:
+    """Run both variants on the same ``seeds`` seeds and compare them pairwise."""
+    from sim.decide.table import aggregate
+    from sim.decide.task import Task, run_tasks
+    from sim.scenario import load_scenario
+
+    if seeds < 1:
+        raise InvalidArgument(f"--seeds: expected an integer >= 1, got {seeds}")
+    a_scn = load_scenario(scenario_file, list(overrides) + list(baseline))
+    load_scenario(scenario_file, list(overrides) + list(candidate))  # both valid before running
+    text = Path(scenario_file).read_text(encoding="utf-8")
+    seed_list = [a_scn.run.seed + i for i in range(seeds)]
+    sides = {"baseline": baseline, "candidate": candidate}
+    tasks = [Task(text, str(scenario_file), tuple(overrides) + tuple(sets), s, "sim",
+                  want_ttr=True, tags={"side": side})
+             for side, sets in sides.items() for s in seed_list]
+    done = 0
+
+    def tick(_):
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, len(tasks))
+
+    results = run_tasks(executor, tasks, tick)
+    by_side = {side: [r for r in results if r["tags"]["side"] == side] for side in sides}
+    rng = _rng(seed_list[0])
+    deltas = []
+    ra, rb = by_side["baseline"], by_side["candidate"]
+    names = list(dict.fromkeys([k for r in ra + rb for k in r["metrics"]]))
+    for metric in names:
+        a = np.array([r["metrics"].get(metric, math.nan) for r in ra], dtype=float)
+        b = np.array([r["metrics"].get(metric, math.nan) for r in rb], dtype=float)
+        iv = delta_interval(a, b, rng, paired=True)
+        deltas.append(MetricDelta(metric, _nanmean(a), _nanmean(b), iv, verdict(metric, iv)))
+    pooled = {side: np.concatenate([np.asarray(r.get("time_to_ready", []), float)
+                                    for r in rs]) for side, rs in by_side.items()}
+    tests = distribution_tests(pooled["baseline"], pooled["candidate"])
+    slos = [s.text for s in a_scn.slos]
+    slo_pass = {side: aggregate(rs, slos).slo_pass for side, rs in by_side.items()}
+    label = f"{scenario_file} {' '.join('--set ' + s for s in baseline)}".strip()
+    label_b = f"{scenario_file} {' '.join('--set ' + s for s in candidate)}".strip()
+    return Comparison(label, label_b,
+                      f"paired bootstrap over {seeds} common seeds ({seed_list[0]}.."
+                      f"{seed_list[-1]}) of the mean difference", deltas, tests, slo_pass)
+
+
+def _nanmean(v: np.ndarray) -> float:
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if v.size else math.nan
+
+
+def parse_regression(text: str) -> tuple[str, str]:
+    """``time_to_ready.p95:10s`` -> (metric, threshold text); checked against the metric list."""
+    from sim.scenario.slos import metric_kind
+
+    metric, sep, threshold = text.rpartition(":")
+    if not sep or not metric or not threshold.strip():
+        raise InvalidArgument(f"--fail-on-regression expects METRIC:THRESHOLD (e.g. "
+                              f"time_to_ready.p95:10s or bootstrap_success_rate:1%), got {text!r}")
+    if metric_kind(metric) is None:
+        raise InvalidArgument(f"--fail-on-regression {text}: unknown metric {metric!r}; "
+                              "expected a metric name as in an SLO (time_to_ready.p95, ...)")
+    _threshold(metric, threshold, 1.0, text)  # fails now on a bad value
+    return metric, threshold.strip()
+
+
+def _threshold(metric: str, text: str, baseline: float, option: str) -> float:
+    from sim.units import parse_duration
+
+    text = text.strip()
+    try:
+        if text.endswith("%"):
+            return abs(baseline) * float(text[:-1]) / 100
+        try:
+            return float(text)
+        except ValueError:
+            return parse_duration(text)
+    except ValueError:
+        raise InvalidArgument(f"--fail-on-regression {option}: expected a threshold like 10, "
+                              f"30s or 5% (of the baseline), got {text!r}") from None
+
+
+def regressions(comparison: Comparison, checks: list[tuple[str, str]]) -> list[str]:
+    """Messages for each check the candidate fails: the metric got significantly worse by more
+    than the threshold (``N%``: of the baseline's value), or was not measured."""
+    failures = []
+    for metric, threshold_text in checks:
+        d = comparison.get(metric)
+        if d is None or d.delta.estimate != d.delta.estimate:
+            failures.append(f"{metric}: not measured in both runs, so it cannot be shown not to "
+                            "have regressed")
+            continue
+        allowed = _threshold(metric, threshold_text, d.baseline, f"{metric}:{threshold_text}")
+        worse_by = -d.delta.estimate * (direction(metric) or -1)
+        if d.verdict == "worse" and worse_by > allowed:
+            failures.append(f"{metric}: worse by {_fmt(worse_by)} (A {_fmt(d.baseline)} -> B "
+                            f"{_fmt(d.candidate)}, 95% CI of B - A [{_fmt(d.delta.low)}, "
+                            f"{_fmt(d.delta.high)}]), more than the allowed {threshold_text}")
+    return failures
+
+
+def write_comparison(comparison: Comparison, folder: str | Path) -> Path:
+    """``compare.md`` and ``compare.json`` in ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "compare.md").write_text(comparison.to_markdown())
+    (folder / "compare.json").write_text(comparison.to_json())
+    return folder
