@@ -1,15 +1,15 @@
-"""The sim engine's clock orders events exactly as SimPy does (time, then scheduling order).
+"""The sim engine's clock: a ``simpy.Environment`` whose ``later`` schedules a minimal event.
 
-The engine used to run on ``simpy.Environment``; ``Clock`` replaced it for speed, and every
-golden run must stay the same. SimPy is the reference here: the same schedule of callbacks,
-ties included, must fire in the same order at the same times on both.
+The reference is SimPy's own full ``Timeout`` events: the same schedule of callbacks, ties
+included, must fire in the same order at the same times (and time types) with the minimal
+``Wake`` events as with ``env.timeout(delay, value)``, and ``stop``/``run`` must end the run
+as ``run(until=event)`` with ``event.succeed()`` does (what the engine did before ``Clock``).
 """
 
 import random
 
 import pytest
 import simpy
-from simpy.events import NORMAL
 
 from sim.engines.sim.clock import Clock, Deadlines
 
@@ -24,20 +24,14 @@ def _run_simpy(delays):
     fired = []
     it = iter(delays)
 
-    class Ev:
-        __slots__ = ("callbacks", "_ok", "_value")
-
-        def __init__(self, cb, value):
-            self.callbacks, self._ok, self._value = (cb,), True, value
-
     def cb(ev):
-        fired.append((ev._value, env.now))
+        fired.append((ev.value, env.now))
         for _ in range(2):
             d = next(it, None)
             if d is not None:
-                env.schedule(Ev(cb, len(fired) * 10 + _), NORMAL, d)
+                env.timeout(d, len(fired) * 10 + _).callbacks.append(cb)
 
-    env.schedule(Ev(cb, -1), NORMAL, 0)
+    env.timeout(0, -1).callbacks.append(cb)
     env.run()
     return fired
 
@@ -53,7 +47,7 @@ def _run_clock(delays):
             d = next(it, None)
             if d is not None:
                 clock.later(d, cb, len(fired) * 10 + _)
-        if not clock._queue:
+        if not clock._queue:  # nothing left: stop rather than run out
             clock.stop()
 
     clock.later(0, cb, -1)
@@ -72,20 +66,23 @@ def test_same_order_and_times_as_simpy(seed):
     assert [type(t) for _, t in got] == [type(t) for _, t in expected]
 
 
-def test_stop_runs_nothing_after_the_current_callback():
+def test_stop_ends_the_run_as_simpy_until_event_does():
+    """``stop()`` is ``until.succeed()``: what was scheduled for now before it still runs,
+    nothing scheduled after it does; the run ends at the time of the stop."""
     clock = Clock()
     fired = []
 
     def stopper(_):
-        clock.later(0, fired.append, "same time, later")
         clock.stop()
-        clock.stop()  # twice is harmless
+        clock.stop()  # twice is harmless (SimPy would refuse a second succeed)
+        clock.later(0, fired.append, "same time, after the stop")
         fired.append("stopper")
 
     clock.later(1, stopper)
-    clock.later(1, fired.append, "same time, scheduled after")
+    clock.later(1, fired.append, "same time, scheduled before the stop")
+    clock.later(2, fired.append, "later")
     clock.run()
-    assert fired == ["stopper"]
+    assert fired == ["stopper", "same time, scheduled before the stop"]
     assert clock.now == 1
 
 
@@ -97,7 +94,7 @@ def test_negative_delay_is_refused():
 def test_running_out_of_events_is_an_error_not_a_hang():
     clock = Clock()
     clock.later(1, lambda _: None)
-    with pytest.raises(RuntimeError, match="ran out of events"):
+    with pytest.raises(RuntimeError, match="No scheduled events left"):
         clock.run()
 
 
@@ -108,7 +105,7 @@ def test_deadlines_fire_in_order_with_one_pending_event():
     clock.later(0, d.add, "a")
     clock.later(1, d.add, "b")
     clock.later(1, d.add, "c")
-    clock.later(2, lambda _: (len(clock._queue), due.append(("pending", len(clock._queue)))))
+    clock.later(2, lambda _: due.append(("pending", len(clock._queue))))
     clock.later(100, lambda _: clock.stop())
     clock.run()
     assert due == [("pending", 2), ("a", 5.0), ("b", 6.0), ("c", 6.0)]

@@ -1,72 +1,67 @@
-"""The model's clock: a discrete-event loop with SimPy's ordering and none of its per-event cost.
+"""The model's clock: SimPy's ``Environment``, with a cheap way to schedule a callback.
 
-The model is callbacks, not processes, so all it needs from an event loop is "call this
-function with this value after this delay". SimPy's ``Environment`` does that through an Event
-object per entry, a 4-tuple queue key with a priority, and ``step()`` with its failure
-handling: about a third of the run time for a million instances. ``Clock`` keeps SimPy's rule
-for ties (time, then the order events were scheduled: a counter) and its time arithmetic
-(``now + delay``, starting at the integer 0), so a seed gives the same run as on SimPy, and
-its queue entries are plain ``(time, seq, callback, value)`` tuples.
+The model is callbacks, not processes, so all it asks of the event loop is "call this function
+with this value after this delay". ``Clock`` is a ``simpy.Environment``: SimPy's queue, its
+ordering (time, priority, insertion order), its time arithmetic and its ``run(until=event)``.
+``later`` puts a minimal event on that queue with SimPy's public ``Environment.schedule``: the
+queue needs only an object with ``callbacks``, ``_ok`` and ``_value`` (what ``step`` reads); a
+full ``simpy.Timeout`` costs more per event, and a million instances schedule tens of millions.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from heapq import heappop, heappush
-from itertools import count
 
-__all__ = ["Clock", "Deadlines"]
+import simpy
+from simpy.events import NORMAL
 
-
-class _Stop(Exception):
-    pass
+__all__ = ["Clock", "Deadlines", "Wake"]
 
 
-def _raise_stop(_value):
-    raise _Stop
+def _dispatch(event):
+    event.callback(event._value)
 
 
-class Clock:
+# SimPy only iterates an event's callbacks (and sets them to None once processed): every Wake
+# can share this one tuple instead of building its own.
+_DISPATCH = (_dispatch,)
+
+
+class Wake:
+    """A minimal event, always 'succeeded': SimPy calls ``callback(value)`` through
+    ``_dispatch`` (the model's callbacks take the value, not the event)."""
+
+    __slots__ = ("callbacks", "_ok", "_value", "callback")
+
+    def __init__(self, callback, value):
+        self.callbacks = _DISPATCH
+        self._ok = True
+        self._value = value
+        self.callback = callback
+
+
+class Clock(simpy.Environment):
     """``later(delay, callback, value)``: call ``callback(value)`` after ``delay`` seconds;
     ``run()`` until ``stop()``; ``now`` is the time of the event being processed."""
 
-    __slots__ = ("_now", "_queue", "_seq", "stopped")
-
     def __init__(self):
-        self._now = 0  # SimPy's initial time: the first delays add to an int 0
-        self._queue: list = []
-        self._seq = count()
-        self.stopped = False
-
-    @property
-    def now(self):
-        return self._now
+        super().__init__()
+        self._stop = self.event()
 
     def later(self, delay, callback, value=None):
         if delay < 0.0:
             raise ValueError(f"Negative delay {delay}")
-        heappush(self._queue, (self._now + delay, next(self._seq), callback, value))
+        self.schedule(Wake(callback, value), NORMAL, delay)
 
     def stop(self):
-        """End ``run`` once the callback running now returns (nothing else runs after it)."""
-        if not self.stopped:
-            self.stopped = True
-            # Sequence -1 sorts before every event already due now.
-            heappush(self._queue, (self._now, -1, _raise_stop, None))
+        """End ``run`` at the current time, as main's ``stop.succeed()`` did: events already
+        scheduled for now run first, nothing scheduled after this call runs."""
+        if not self._stop.triggered:
+            self._stop.succeed()
 
     def run(self):
-        queue = self._queue
-        pop = heappop
-        try:
-            while True:
-                self._now, _, callback, value = pop(queue)
-                callback(value)
-        except _Stop:
-            pass
-        except IndexError:
-            if queue:
-                raise
-            raise RuntimeError("the model ran out of events before it was stopped") from None
+        """Process events until ``stop()``; SimPy raises ``RuntimeError`` if none are left."""
+        super().run(until=self._stop)
 
 
 class Deadlines:
