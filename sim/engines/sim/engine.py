@@ -2,7 +2,7 @@
 
 ``run(scenario, seed)`` builds the model, launches instances on the arrival shape, applies the
 fault timeline, and returns a Run. It draws every random number from one
-``random.Random(seed)``; the clock (``clock.py``, SimPy's ordering rules) breaks ties at the
+``random.Random(seed)``; the clock (``clock.py``, a ``simpy.Environment``) breaks ties at the
 same time by insertion order; so the same seed and scenario give the same numbers.
 """
 
