@@ -39,7 +39,6 @@ import selectors
 import shutil
 import signal
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,6 +48,7 @@ from sim.engines.exec.findings import SecondRun
 from sim.engines.exec.isolation import EnvIsolation, choose_isolation, isolation_notes
 from sim.engines.exec.plan import plan_exec
 from sim.engines.exec.process import InstanceProcess, file_snapshot, groups_cpu, instance_env, stop_all
+from sim.engines.interrupts import flag_interrupts, restore_signals
 from sim.errors import RunFailed
 from sim.results import Run
 from sim.scenario.model import Scenario
@@ -103,7 +103,7 @@ class ExecEngine:
         scenario = self.scenario
         notes = [f"exec: {w}" for w in check_scenario(scenario)]  # InvalidInput for faults
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        previous = self._install_signals()
+        previous = flag_interrupts(self)
         self.tmp = Path(tempfile.mkdtemp(prefix="bootstorm-exec-"))
         timeline = None
         owned = self.given_stack is None
@@ -150,22 +150,10 @@ class ExecEngine:
             self._selector.close()
             if not self.spec.keep_files:
                 shutil.rmtree(self.tmp, ignore_errors=True)
-            self._restore_signals(previous)
+            restore_signals(previous)
             if cleanup_error is not None:
                 raise cleanup_error
         return result
-
-    def _install_signals(self):
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        def stop(signum, frame):  # noqa: E306 - only a flag: the loop does the rest
-            self.interrupted = True
-        return {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    @staticmethod
-    def _restore_signals(previous) -> None:
-        for signum, handler in (previous or {}).items():
-            signal.signal(signum, handler)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0

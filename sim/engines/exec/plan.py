@@ -18,7 +18,7 @@ from sim.scenario.execspec import DEFAULT_EXEC_INSTANCES
 from sim.scenario.fleet import Steps
 from sim.scenario.model import Scenario
 
-__all__ = ["ExecPlan", "plan_exec"]
+__all__ = ["ExecPlan", "plan_exec", "scaled_fault"]
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,12 @@ def plan_exec(scenario: Scenario) -> ExecPlan:
         horizon=scenario.run.horizon * scale,
         grace=None if grace is None else grace * scale,
         finding_config=finding_config,
-        faults=[_scaled(f, scale) for f in scenario.faults],
+        faults=[scaled_fault(f, scale) for f in scenario.faults],
     )
 
 
-def _scaled(fault, scale: float):
+def scaled_fault(fault, scale: float):
+    """The fault with its start and length multiplied by ``scale`` (a compressed clock)."""
     if scale == 1.0:
         return fault
     update = {"at": fault.at * scale}

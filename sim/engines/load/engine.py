@@ -25,12 +25,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sim.engines.load.plan import LoadPlan, instance_id, plan_load
+from sim.engines.interrupts import flag_interrupts, restore_signals
 from sim.errors import RunFailed
 from sim.results import Run
 from sim.scenario.model import Scenario
@@ -76,7 +76,7 @@ class LoadEngine:
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         wall0 = time.monotonic()
         self.tmp = Path(tempfile.mkdtemp(prefix="bootstorm-load-"))
-        previous = self._install_signals()
+        previous = flag_interrupts(self)
         owned = self.given_stack is None
         stack = timeline = None
         try:
@@ -102,7 +102,7 @@ class LoadEngine:
                 timeline.stop()
             if owned and stack is not None:
                 stack.stop()
-            self._restore_signals(previous)
+            restore_signals(previous)
             if not os.environ.get("BOOTSTORM_KEEP_LOAD_FILES"):
                 self.cleanup()
         return result
@@ -225,19 +225,6 @@ class LoadEngine:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def _install_signals(self):
-        if threading.current_thread() is not threading.main_thread():
-            return None
-
-        def stop(signum, frame):  # only a flag: the wait loop does the rest
-            self.interrupted = True
-        return {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    @staticmethod
-    def _restore_signals(previous) -> None:
-        for signum, handler in (previous or {}).items():
-            signal.signal(signum, handler)
 
 
 def _signal_group(p: subprocess.Popen, sig) -> None:

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 
 from sim.arrivals import launch_times
+from sim.engines.exec.plan import scaled_fault
 from sim.engines.load.wire import check_operations
 from sim.scenario.fleet import Steps
 from sim.scenario.loadspec import DEFAULT_LOAD_INSTANCES
@@ -82,7 +83,7 @@ def plan_load(scenario: Scenario, workers: int | None = None, seed: int | None =
         size=size, scale=scale, horizon=scenario.run.horizon * scale,
         grace=None if grace is None else grace * scale, workers=n_workers,
         launches=[t * scale for t in _launches(scenario, size, rng)],
-        faults=[_scaled(f, scale) for f in scenario.faults], warnings=warnings,
+        faults=[scaled_fault(f, scale) for f in scenario.faults], warnings=warnings,
     )
 
 
@@ -95,11 +96,3 @@ def _launches(scenario: Scenario, size: int, rng: random.Random) -> list[float]:
         return [full[i * len(full) // size] for i in range(size)]
     return list(launch_times(arrival, size, rng))
 
-
-def _scaled(fault, scale: float):
-    if scale == 1.0:
-        return fault
-    update = {"at": fault.at * scale}
-    if fault.for_ is not None:
-        update["for_"] = fault.for_ * scale
-    return fault.model_copy(update=update)
