@@ -17,7 +17,24 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class BudgetSpec(_Model):
+class _InitialFill(_Model):
+    """A token bucket with ``max_tokens`` that a new client finds ``initial_tokens`` full."""
+
+    @model_validator(mode="after")
+    def _initial_fits(self):
+        if self.initial_tokens != "full" and not 0 <= self.initial_tokens <= self.max_tokens:
+            raise ValueError(
+                f"expected initial_tokens between 0 and max_tokens ({self.max_tokens:g}) or "
+                f"`full`, got {self.initial_tokens!r}"
+            )
+        return self
+
+    @property
+    def initial(self) -> float:
+        return self.max_tokens if self.initial_tokens == "full" else float(self.initial_tokens)
+
+
+class BudgetSpec(_InitialFill):
     """A retry budget: retries limited to a share of this client's requests."""
 
     ratio: float = Field(
@@ -40,21 +57,8 @@ class BudgetSpec(_Model):
         "SRE book / Finagle), a number up to max_tokens, or `full`.",
     )
 
-    @model_validator(mode="after")
-    def _initial_fits(self) -> BudgetSpec:
-        if self.initial_tokens != "full" and not 0 <= self.initial_tokens <= self.max_tokens:
-            raise ValueError(
-                f"expected initial_tokens between 0 and max_tokens ({self.max_tokens:g}) or "
-                f"`full`, got {self.initial_tokens!r}"
-            )
-        return self
 
-    @property
-    def initial(self) -> float:
-        return self.max_tokens if self.initial_tokens == "full" else float(self.initial_tokens)
-
-
-class RetryThrottlingSpec(_Model):
+class RetryThrottlingSpec(_InitialFill):
     """gRPC retry throttling (gRFC A6 ``retryThrottling``): one token bucket per client."""
 
     max_tokens: float = Field(
@@ -67,19 +71,6 @@ class RetryThrottlingSpec(_Model):
         "full",
         description="Tokens a new client starts with: `full` (gRPC: max_tokens) or a number.",
     )
-
-    @model_validator(mode="after")
-    def _initial_fits(self) -> RetryThrottlingSpec:
-        if self.initial_tokens != "full" and not 0 <= self.initial_tokens <= self.max_tokens:
-            raise ValueError(
-                f"expected initial_tokens between 0 and max_tokens ({self.max_tokens:g}) or "
-                f"`full`, got {self.initial_tokens!r}"
-            )
-        return self
-
-    @property
-    def initial(self) -> float:
-        return self.max_tokens if self.initial_tokens == "full" else float(self.initial_tokens)
 
 
 class CircuitBreakerSpec(_Model):
