@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.decide.stats import Interval, delta_interval, direction, distribution_tests, verdict
+from sim.decide.task import applicable_slos, judged_slos
 from sim.errors import InvalidArgument
 
 __all__ = ["MetricDelta", "Comparison", "compare_folders", "compare_scenarios",
@@ -173,7 +174,7 @@ def compare_folders(folder_a: str | Path, folder_b: str | Path, *, seed: int = 0
         v = verdict(metric, iv) if iv.method != "none" or iv.estimate != iv.estimate else NOT_TESTED
         deltas.append(MetricDelta(metric, a, b, iv, v))
     tests = distribution_tests(sa["time_to_ready"], sb["time_to_ready"])
-    slo_pass = {side: {v.slo: float(v.passed) for v in s.verdicts}
+    slo_pass = {side: {slo: float(ok) for slo, ok in judged_slos(s.verdicts).items()}
                 for side, s in (("baseline", summary_a), ("candidate", summary_b))}
     return Comparison(str(folder_a), str(folder_b),
                       "bootstrap over the instances (or attempts) of each run; metrics of a "
@@ -247,7 +248,7 @@ def compare_scenarios(scenario_file: str | Path, baseline: list[str], candidate:
     pooled = {side: np.concatenate([np.asarray(r.get("time_to_ready", []), float)
                                     for r in rs]) for side, rs in by_side.items()}
     tests = distribution_tests(pooled["baseline"], pooled["candidate"])
-    slos = [s.text for s in a_scn.slos]
+    slos = applicable_slos(a_scn, "sim")  # variants run on the sim engine
     slo_pass = {side: aggregate(rs, slos).slo_pass for side, rs in by_side.items()}
     label = f"{scenario_file} {' '.join('--set ' + s for s in baseline)}".strip()
     label_b = f"{scenario_file} {' '.join('--set ' + s for s in candidate)}".strip()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sim.decide.stats import Interval
 from sim.decide.table import PointStats, aggregate
+from sim.decide.task import applicable_slos, judged_slos
 
 __all__ = ["Outcome", "replicate", "check_metric", "check_slos"]
 
@@ -72,8 +73,8 @@ def replicate(scenario, *, seeds: list[int], engine: str = "sim", out_dir=None,
         summaries.append(s)
         folders.append(outcome.folder)
         records.append({"metrics": dict(s.metrics),
-                        "slos": {v.slo: bool(v.passed) for v in s.verdicts}})
-    slos = [s.text for s in scenario.slos]
+                        "slos": judged_slos(s.verdicts)})
+    slos = applicable_slos(scenario, engine)
     return Outcome(scenario.name, engine, list(seeds), summaries, folders,
                    aggregate(records, slos, seed=seeds[0] if seeds else 0))
 

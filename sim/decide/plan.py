@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sim.decide.space import point_overrides
 from sim.decide.table import PointStats, aggregate
-from sim.decide.task import Task, run_tasks
+from sim.decide.task import Task, applicable_slos, run_tasks
 from sim.errors import InvalidArgument
 
 __all__ = ["Evaluation", "PlanResult", "find_limit", "parse_within", "write_plan"]
@@ -121,9 +121,10 @@ def find_limit(scenario_file: str | Path, param: str, goal: str, within: tuple[f
     if integer:
         tolerance = max(1.0, math.floor(tolerance))
     base = load_scenario(scenario_file, list(overrides))
-    if not base.slos:
-        raise InvalidArgument(f"{scenario_file}: slos: the scenario has no SLOs, so no value "
-                              "can be judged; add at least one (e.g. time_to_ready.p95 <= 2m)")
+    if not applicable_slos(base, "sim"):  # plans run on the sim engine
+        raise InvalidArgument(f"{scenario_file}: slos: the scenario has no SLOs that apply on "
+                              "sim, so no value can be judged; add at least one (e.g. "
+                              "time_to_ready.p95 <= 2m)")
     text = Path(scenario_file).read_text(encoding="utf-8")
 
     def value_of(x: float):
@@ -132,7 +133,7 @@ def find_limit(scenario_file: str | Path, param: str, goal: str, within: tuple[f
     for end in (low, high):  # a bad field or value fails here, before anything runs
         parse_scenario(text, str(scenario_file),
                        list(overrides) + point_overrides({param: value_of(end)}))
-    slos = [s.text for s in base.slos]
+    slos = applicable_slos(base, "sim")  # plans run on the sim engine
     seed_list = [base.run.seed + i for i in range(seeds)]
     evaluations: list[Evaluation] = []
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sim.decide.journal import Journal
 from sim.decide.space import Vary, build_points, parse_vary, point_key, point_overrides
-from sim.decide.task import Task, run_tasks
+from sim.decide.task import Task, applicable_slos, run_tasks
 from sim.errors import InvalidArgument
 
 __all__ = ["SweepPlan", "SweepResult", "prepare_sweep", "sweep_folder", "run_sweep"]
@@ -95,7 +95,7 @@ def prepare_sweep(scenario_file: str | Path, vary: list[str], *, samples: int | 
         scenario_file=str(scenario_file), scenario_text=text, overrides=tuple(overrides),
         varies=varies, samples=samples, points=points,
         seeds=[base.run.seed + i for i in range(seeds)], engine=engine,
-        scenario_name=base.name, slos=[s.text for s in base.slos],
+        scenario_name=base.name, slos=applicable_slos(base, engine),
     )
 
 

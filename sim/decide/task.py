@@ -12,7 +12,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["Task", "run_task", "TTR_SAMPLE_LIMIT"]
+__all__ = ["Task", "run_task", "judged_slos", "applicable_slos", "TTR_SAMPLE_LIMIT"]
 
 # Time-to-ready values a task sends back when asked (for distribution tests): a seeded
 # subsample beyond this, so a 1M-instance run does not ship 8 MB per seed.
@@ -28,6 +28,19 @@ class Task:
     engine: str = "sim"
     want_ttr: bool = False
     tags: dict = field(default_factory=dict)  # the caller's own bookkeeping (point, side)
+
+
+
+def applicable_slos(scenario, engine: str) -> list[str]:
+    """The SLO texts that judge a run on ``engine``: one scoped to other engines (``... on
+    exec``) is not applicable there and must not count as met in any share of seeds."""
+    return [slo.text for slo in scenario.slos if slo.applies_to(engine)]
+
+
+def judged_slos(verdicts) -> dict[str, bool]:
+    """SLO text -> whether it passed, for the SLOs that applied to the run (an unmeasured one
+    is False unless allowed; a not applicable one is left out, never counted as a pass)."""
+    return {v.slo: bool(v.passed) for v in verdicts if not v.not_applicable}
 
 
 def run_task(task: Task) -> dict:
@@ -47,7 +60,7 @@ def run_task(task: Task) -> dict:
     result = {
         "seed": task.seed,
         "metrics": {k: _float(v) for k, v in summary.metrics.items()},
-        "slos": {v.slo: bool(v.passed) for v in summary.verdicts},
+        "slos": judged_slos(summary.verdicts),
         "wall_seconds": time.perf_counter() - started,
         "tags": dict(task.tags),
     }
