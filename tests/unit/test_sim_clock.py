@@ -109,3 +109,52 @@ def test_deadlines_fire_in_order_with_one_pending_event():
     clock.later(100, lambda _: clock.stop())
     clock.run()
     assert due == [("pending", 2), ("a", 5.0), ("b", 6.0), ("c", 6.0)]
+
+
+def test_simpy_events_and_processes_mixed_with_wakes_keep_simpy_order():
+    """``run`` handles ``Wake`` events itself and hands every other SimPy event (timeouts,
+    processes, failures) to ``Environment.step``: a mix must fire in the order plain SimPy
+    gives the same schedule made only of ``Timeout`` events."""
+    delays = _script(random.Random(7), n=600)
+
+    def mixed(use_clock):
+        env = Clock() if use_clock else simpy.Environment()
+        fired = []
+        it = iter(delays)
+
+        def on(value):
+            fired.append((value, env.now))
+            for k in range(2):
+                d = next(it, None)
+                if d is None:
+                    continue
+                tag = len(fired) * 10 + k
+                if use_clock and k == 0:
+                    env.later(d, on, tag)  # a Wake
+                else:
+                    env.timeout(d, tag).callbacks.append(lambda ev: on(ev.value))
+
+        def proc(env):
+            for i in range(5):
+                yield env.timeout(0.5)
+                fired.append((f"process {i}", env.now))
+
+        env.process(proc(env))
+        env.timeout(0, -1).callbacks.append(lambda ev: on(ev.value))
+        if use_clock:
+            env.timeout(10_000).callbacks.append(lambda ev: env.stop())
+            env.run()
+        else:
+            env.run(until=10_000)
+        return fired
+
+    expected, got = mixed(False), mixed(True)
+    assert len(expected) == len(delays) + 1 + 5
+    assert got == expected
+
+
+def test_a_failed_simpy_event_still_crashes_the_run():
+    clock = Clock()
+    clock.event().fail(ValueError("boom"))
+    with pytest.raises(ValueError, match="boom"):
+        clock.run()

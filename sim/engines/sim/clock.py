@@ -2,15 +2,28 @@
 
 The model is callbacks, not processes, so all it asks of the event loop is "call this function
 with this value after this delay". ``Clock`` is a ``simpy.Environment``: SimPy's queue, its
-ordering (time, priority, insertion order), its time arithmetic and its ``run(until=event)``.
-``later`` puts a minimal event on that queue with SimPy's public ``Environment.schedule``: the
-queue needs only an object with ``callbacks``, ``_ok`` and ``_value`` (what ``step`` reads); a
-full ``simpy.Timeout`` costs more per event, and a million instances schedule tens of millions.
+ordering (time, priority, insertion order), its time arithmetic, its events.
+
+A million instances schedule tens of millions of events, and SimPy's per-event cost is three
+Python calls (``schedule``, ``step``, the callback) around a ``heappush``/``heappop``. So:
+
+- ``later`` pushes a minimal ``Wake`` event onto SimPy's queue with exactly the entry
+  ``Environment.schedule`` would push (``(now + delay, NORMAL, next(eid), event)``); a ``Wake``
+  is a valid SimPy event (``callbacks``, ``_ok``, ``_value``), so ``Environment.step`` can
+  process it too.
+- ``run`` is SimPy's ``step`` loop with the ``Wake`` case inlined: pop, call the callback with
+  the value. Any other SimPy event on the queue goes through ``Environment.step`` unchanged
+  (pushed back with its own key first, so the order is untouched).
+
+Both rely on two attributes of ``simpy.Environment`` that are not public (``_queue`` and
+``_eid``, unchanged since SimPy 3.0); ``tests/unit/test_sim_clock.py`` checks the order, the
+times and ``stop`` against SimPy's own ``Timeout`` events and ``run(until=event)``.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from heapq import heappop, heappush
 
 import simpy
 from simpy.events import NORMAL
@@ -51,7 +64,8 @@ class Clock(simpy.Environment):
     def later(self, delay, callback, value=None):
         if delay < 0.0:
             raise ValueError(f"Negative delay {delay}")
-        self.schedule(Wake(callback, value), NORMAL, delay)
+        # Environment.schedule(Wake(callback, value), NORMAL, delay), without the extra call
+        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), Wake(callback, value)))
 
     def stop(self):
         """End ``run`` at the current time, as main's ``stop.succeed()`` did: events already
@@ -60,8 +74,28 @@ class Clock(simpy.Environment):
             self._stop.succeed()
 
     def run(self):
-        """Process events until ``stop()``; SimPy raises ``RuntimeError`` if none are left."""
-        super().run(until=self._stop)
+        """Process events until ``stop()``; ``RuntimeError`` if none are left before it (as
+        SimPy's ``run(until=event)``)."""
+        queue = self._queue
+        stop = self._stop
+        while True:
+            try:
+                entry = heappop(queue)
+            except IndexError:
+                raise RuntimeError(
+                    f'No scheduled events left but "until" event was not triggered: {stop}'
+                ) from None
+            event = entry[3]
+            if event.__class__ is Wake:
+                self._now = entry[0]
+                event.callback(event._value)
+            elif event is stop:
+                self._now = entry[0]
+                stop.callbacks = None  # processed, as SimPy's step leaves it
+                return
+            else:
+                heappush(queue, entry)  # the same key: SimPy's step pops it first again
+                self.step()
 
 
 class Deadlines:
