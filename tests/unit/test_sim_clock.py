@@ -47,7 +47,7 @@ def _run_clock(delays):
             d = next(it, None)
             if d is not None:
                 clock.later(d, cb, len(fired) * 10 + _)
-        if not clock._queue:  # nothing left: stop rather than run out
+        if not clock.pending():  # nothing left: stop rather than run out
             clock.stop()
 
     clock.later(0, cb, -1)
@@ -105,7 +105,7 @@ def test_deadlines_fire_in_order_with_one_pending_event():
     clock.later(0, d.add, "a")
     clock.later(1, d.add, "b")
     clock.later(1, d.add, "c")
-    clock.later(2, lambda _: due.append(("pending", len(clock._queue))))
+    clock.later(2, lambda _: due.append(("pending", clock.pending())))
     clock.later(100, lambda _: clock.stop())
     clock.run()
     assert due == [("pending", 2), ("a", 5.0), ("b", 6.0), ("c", 6.0)]
@@ -158,3 +158,24 @@ def test_a_failed_simpy_event_still_crashes_the_run():
     clock.event().fail(ValueError("boom"))
     with pytest.raises(ValueError, match="boom"):
         clock.run()
+
+
+def test_wakes_due_in_later_windows_wait_off_the_queue_and_keep_simpy_order():
+    """Wakes due after the current one-second window wait in buckets, not on SimPy's heap;
+    ties at the same time still run in insertion order wherever each waited (a bucket, the
+    queue), and a SimPy timeout in between runs at its time."""
+    clock = Clock()
+    fired = []
+    clock.later(2.0, fired.append, "a@2 scheduled at 0")
+    clock.later(0.5, lambda _: clock.later(1.5, fired.append, "b@2 scheduled at 0.5"))
+    clock.later(1.0, lambda _: clock.later(1.0, fired.append, "d@2 scheduled at 1"))
+    clock.later(1.999999, fired.append, "c@1.999999")
+    clock.timeout(1.5).callbacks.append(lambda ev: fired.append("simpy timeout@1.5"))
+    clock.later(250.0, fired.append, "e@250, many windows on")
+    clock.later(300, lambda _: clock.stop())
+    assert len(clock._queue) == 2  # the 0.5 s wake and SimPy's timeout; the rest wait
+    assert clock.pending() == 7
+    clock.run()
+    assert fired == ["simpy timeout@1.5", "c@1.999999", "a@2 scheduled at 0",
+                     "b@2 scheduled at 0.5", "d@2 scheduled at 1", "e@250, many windows on"]
+    assert clock.now == 300
