@@ -18,7 +18,6 @@ import subprocess
 
 import pytest
 
-from tests.integration._imds_fixtures import imds, imds_plain  # noqa: F401 - fixtures are found by name
 
 pytestmark = pytest.mark.integration
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBootstormTestKeyNotARealOne bootstorm@test"

@@ -13,13 +13,7 @@ import re
 import pytest
 
 from sim.errors import FakeFailed
-from tests.integration._imds_fixtures import (  # noqa: F401 - fixtures are found by name
-    TOKEN_HEADER,
-    TTL_HEADER,
-    imds,
-    imds_call,
-    imds_plain,
-)
+from tests.integration._imds_helpers import TOKEN_HEADER, TTL_HEADER, imds_call
 
 pytestmark = pytest.mark.integration
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBootstormTestKeyNotARealOne bootstorm@test"
