@@ -40,7 +40,7 @@ def test_listener_port_is_reported_and_serves_the_root_paths(imds, inst):
     url = root(imds, inst)
     assert url == f"http://127.0.0.1:{port}/"
     tok = token(url)
-    for path in ("/latest/meta-data/instance-id", "/2021-07-15/meta-data/instance-id"):
+    for path in ("/latest/meta-data/instance-id", "/2021-03-23/meta-data/instance-id"):
         assert imds_call(url, "GET", path, {TOKEN_HEADER: tok})[::2] == (200, inst["instance_id"]), path
     status, _, versions = imds_call(url, "GET", "/", {TOKEN_HEADER: tok})
     assert status == 200 and "latest" in versions.split("\n")
