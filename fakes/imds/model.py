@@ -46,6 +46,7 @@ _IMAGE_ID = {prefix: re.compile(rf"^{prefix}-(?:[0-9a-f]{{8}}|[0-9a-f]{{17}})$")
 # Accelerator types: Elastic Graphics (eg1.*) and Elastic Inference (eia1.*, eia2.*).
 _ELASTIC_GPU_TYPE = re.compile(r"^eg1\.(?:medium|large|xlarge|2xlarge)$")
 _INFERENCE_TYPE = re.compile(r"^eia[12]\.(?:medium|large|xlarge)$")
+_BLOCK_DEVICE = re.compile(r"^(?:ebs[0-9]+|ephemeral[0-9]+|swap)$")
 VPC_CIDR = "10.0.0.0/8"  # derived private addresses are 10.x.y.z, so the VPC is 10/8
 
 
@@ -106,6 +107,9 @@ class Instance:
     # answers 404 for kernel-id and ramdisk-id.
     kernel_id: str | None = None
     ramdisk_id: str | None = None
+    # block-device-mapping/ entries besides ami and root: EBS volumes present at launch
+    # (ebsN), instance store volumes (ephemeralN) and swap, name -> device ("ephemeral0": "sdb").
+    block_devices: dict[str, str] = field(default_factory=dict)
     # Only when the AMI manifest named ancestor AMIs (images rebundled from other images).
     ancestor_ami_ids: list[str] = field(default_factory=list)
     # Accelerators attached at launch, by type ("eg1.medium", "eia1.medium"): each gets an
@@ -183,6 +187,11 @@ class Instance:
             if value is not None and not (isinstance(value, str) and _IMAGE_ID[prefix].match(value)):
                 raise ValueError(f"{name}: expected '{prefix}-' and 8 or 17 lowercase hex digits "
                                  f"(like '{example}') or null, got {value!r}")
+        if not isinstance(self.block_devices, dict) or not all(
+                isinstance(k, str) and _BLOCK_DEVICE.match(k) and isinstance(v, str) and v
+                for k, v in self.block_devices.items()):
+            raise ValueError("block_devices: expected an object of ebsN, ephemeralN or swap -> device name "
+                             f"(like {{'ephemeral0': 'sdb'}}), got {self.block_devices!r}")
         if self.ramdisk_id is not None and self.kernel_id is None:
             raise ValueError("ramdisk_id: a RAM disk boots with a paravirtual kernel; set kernel_id too")
         for name, pattern, expected in (

@@ -155,7 +155,7 @@ def metadata_tree(inst: Instance) -> dict:
         "ami-id": inst.ami_id,
         "ami-launch-index": str(inst.ami_launch_index),
         "ami-manifest-path": "(unknown)",
-        "block-device-mapping": {"ami": "/dev/xvda", "root": "/dev/xvda"},
+        "block-device-mapping": {"ami": "/dev/xvda", "root": "/dev/xvda", **inst.block_devices},
         "events": _events(inst),
         "hostname": inst.hostname,
         "identity-credentials": {"ec2": {

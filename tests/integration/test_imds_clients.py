@@ -39,7 +39,8 @@ def full(imds):
 def paravirtual(imds):
     """A paravirtual instance: EC2 serves its kernel, RAM disk and ancestor AMIs."""
     return imds.add_instance(kernel_id="aki-5c21674b", ramdisk_id="ari-01bb5768",
-                             ancestor_ami_ids=["ami-0abcdef1234567890", "ami-0123456789abcdef0"], listener=True,
+                             ancestor_ami_ids=["ami-0abcdef1234567890", "ami-0123456789abcdef0"],
+                             block_devices={"ephemeral0": "sdb"}, listener=True,
                              settings={"rate_limit": None})
 
 
@@ -160,15 +161,16 @@ def test_amazon_ec2_utils_script_every_option(imds, full, tmp_path):
 
 
 @NO_SCRIPT
-def test_amazon_ec2_utils_script_prints_a_paravirtual_kernel_ramdisk_and_ancestors(imds, paravirtual, tmp_path):
+def test_amazon_ec2_utils_script_prints_a_paravirtual_kernel_ramdisk_ancestors_and_devices(imds, paravirtual, tmp_path):
     env = script_env(tmp_path, paravirtual)
     script = shutil.which("ec2-metadata")
     since = last_seq(imds)
     out = {option: subprocess.run([script, option], env=env, capture_output=True, text=True, timeout=60).stdout
-           for option in ("-k", "-r", "-n")}
+           for option in ("-k", "-r", "-n", "-b")}
     assert out["-k"] == "kernel-id: aki-5c21674b\n"
     assert out["-r"] == "ramdisk-id: ari-01bb5768\n"
     assert out["-n"] == "ancestor-ami-ids: ami-0abcdef1234567890\nami-0123456789abcdef0\n"
+    assert "\t ephemeral0: sdb" in out["-b"] and "\t root: /dev/xvda" in out["-b"]
     assert errors_in_log(imds, paravirtual["instance_id"], since) == []
 
 

@@ -179,6 +179,13 @@ def test_a_paravirtual_instance_serves_its_kernel_and_ramdisk():
     assert (doc["kernelId"], doc["ramdiskId"]) == ("aki-5c21674b", "ari-01bb5768")
 
 
+def test_block_devices_beyond_ami_and_root_only_when_attached():
+    assert sorted(metadata_tree(Instance(seq=1))["block-device-mapping"]) == ["ami", "root"]
+    inst = Instance(seq=1, block_devices={"ebs1": "sdf", "ephemeral0": "sdb", "swap": "sdc"})
+    mapping = metadata_tree(inst)["block-device-mapping"]
+    assert listing(mapping) == "ami\nebs1\nephemeral0\nroot\nswap" and mapping["ephemeral0"] == "sdb"
+
+
 def test_an_ipv6_address_brings_its_subnet_and_vpc_blocks():
     inst = Instance(seq=1, ipv6s=["2001:db8:0:7::25", "2001:db8:0:7::26"])
     tree = metadata_tree(inst)
@@ -210,6 +217,7 @@ def test_accelerators_are_listed_by_id_with_their_description():
     ({"elastic_gpus": ["p3.2xlarge"]}, "elastic_gpus: expected Elastic Graphics types"),
     ({"elastic_inference_accelerators": ["eia9.huge"]}, "elastic_inference_accelerators: expected Elastic Inference"),
     ({"elastic_gpus": "eg1.medium"}, "elastic_gpus: expected a list of strings"),
+    ({"block_devices": {"ebs": "sdf"}}, "block_devices: expected an object of ebsN, ephemeralN or swap"),
     ({"ipv6s": ["10.0.0.1"]}, "ipv6s: expected IPv6 addresses like '2001:db8::25', got '10.0.0.1'"),
 ])
 def test_bad_conditional_fields_name_the_field_and_the_expected_form(spec, message):
