@@ -92,6 +92,9 @@ class Instance:
     # A public address (and the hostname EC2 derives from it); null: private subnet, 404.
     public_ipv4: str | None = None
     public_hostname: str | None = None
+    # The VPC's enableDnsHostnames: EC2 serves public-hostname only when it is true (a default
+    # VPC's setting); false: 404 for public-hostname, top level and per interface.
+    dns_hostnames: bool = True
     ipv6s: list[str] = field(default_factory=list)
     security_groups: list[str] = field(default_factory=lambda: ["default"])
     # Key pairs given at launch, name -> OpenSSH public key, in index order (public-keys/0=...).
@@ -172,6 +175,8 @@ class Instance:
                 or self.ami_launch_index < 0:
             raise ValueError(f"ami_launch_index: expected a whole number >= 0, got {self.ami_launch_index!r}")
         self._check_images_and_accelerators()
+        if not isinstance(self.dns_hostnames, bool):
+            raise ValueError(f"dns_hostnames: expected true or false, got {self.dns_hostnames!r}")
         if not isinstance(self.listener, bool):
             raise ValueError(f"listener: expected true or false, got {self.listener!r}")
         self._check_user_data()

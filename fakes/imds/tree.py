@@ -86,7 +86,8 @@ def _interface(inst: Instance, ids: dict[str, str]) -> dict[str, Any]:
     }
     if inst.public_ipv4:
         mac["public-ipv4s"] = inst.public_ipv4
-        mac["public-hostname"] = inst.public_hostname
+        if inst.dns_hostnames:
+            mac["public-hostname"] = inst.public_hostname
         mac["ipv4-associations"] = {inst.public_ipv4: inst.local_ipv4}
     if inst.ipv6s:
         mac["ipv6s"] = "\n".join(inst.ipv6s)
@@ -179,7 +180,8 @@ def metadata_tree(inst: Instance) -> dict:
     }
     if inst.public_ipv4:
         tree["public-ipv4"] = inst.public_ipv4
-        tree["public-hostname"] = inst.public_hostname
+        if inst.dns_hostnames:
+            tree["public-hostname"] = inst.public_hostname
     if inst.ipv6s:
         tree["ipv6"] = inst.ipv6s[0]  # the first address of device 0
     if inst.kernel_id:

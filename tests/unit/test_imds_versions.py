@@ -186,6 +186,18 @@ def test_block_devices_beyond_ami_and_root_only_when_attached():
     assert listing(mapping) == "ami\nebs1\nephemeral0\nroot\nswap" and mapping["ephemeral0"] == "sdb"
 
 
+def test_public_hostname_only_with_dns_hostnames_on():
+    # AWS: public-hostname "is only returned if the enableDnsHostnames attribute is set to true".
+    on = metadata_tree(Instance(seq=1, public_ipv4="203.0.113.9"))
+    off_inst = Instance(seq=1, public_ipv4="203.0.113.9", dns_hostnames=False)
+    off = metadata_tree(off_inst)
+    assert on["public-hostname"] == "ec2-203-0-113-9.compute-1.amazonaws.com"
+    assert "public-hostname" not in off and off["public-ipv4"] == "203.0.113.9"
+    assert "public-hostname" not in off["network"]["interfaces"]["macs"][off_inst.mac]
+    with pytest.raises(ValueError, match="dns_hostnames: expected true or false, got 'no'"):
+        Instance(seq=1, dns_hostnames="no")
+
+
 def test_an_ipv6_address_brings_its_subnet_and_vpc_blocks():
     inst = Instance(seq=1, ipv6s=["2001:db8:0:7::25", "2001:db8:0:7::26"])
     tree = metadata_tree(inst)
