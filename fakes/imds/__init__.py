@@ -3,7 +3,8 @@
 Start it with `start_imds()` (or ``python -m fakes.imds --port 0``); drive it with
 `ImdsClient`. Each instance answers under ``/<instance-id>/`` (see `fakes.imds.server`), and
 one added with ``listener=True`` also at the root of its own loopback port, as EC2's
-169.254.169.254 (see `fakes.imds.listeners`). The tree it serves is `fakes.imds.tree`.
+169.254.169.254 (see `fakes.imds.listeners`). The tree it serves is `fakes.imds.tree`; each
+dated version of the metadata API serves the part AWS had released by then (`fakes.imds.versions`).
 """
 
 from fakes.imds.client import ImdsClient, start_imds

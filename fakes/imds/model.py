@@ -41,6 +41,12 @@ MAX_USER_DATA = 16384  # EC2 refuses user-data over 16 KB (before base64)
 # EC2 instance ids: "i-" and 8 (before 2016) or 17 lowercase hex digits.
 _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
+# Image ids: a prefix and 8 (older) or 17 lowercase hex digits, as instance ids.
+_IMAGE_ID = {prefix: re.compile(rf"^{prefix}-(?:[0-9a-f]{{8}}|[0-9a-f]{{17}})$") for prefix in ("ami", "aki", "ari")}
+# Accelerator types: Elastic Graphics (eg1.*) and Elastic Inference (eia1.*, eia2.*).
+_ELASTIC_GPU_TYPE = re.compile(r"^eg1\.(?:medium|large|xlarge|2xlarge)$")
+_INFERENCE_TYPE = re.compile(r"^eia[12]\.(?:medium|large|xlarge)$")
+_BLOCK_DEVICE = re.compile(r"^(?:ebs[0-9]+|ephemeral[0-9]+|swap)$")
 VPC_CIDR = "10.0.0.0/8"  # derived private addresses are 10.x.y.z, so the VPC is 10/8
 
 
@@ -86,6 +92,9 @@ class Instance:
     # A public address (and the hostname EC2 derives from it); null: private subnet, 404.
     public_ipv4: str | None = None
     public_hostname: str | None = None
+    # The VPC's enableDnsHostnames: EC2 serves public-hostname only when it is true (a default
+    # VPC's setting); false: 404 for public-hostname, top level and per interface.
+    dns_hostnames: bool = True
     ipv6s: list[str] = field(default_factory=list)
     security_groups: list[str] = field(default_factory=lambda: ["default"])
     # Key pairs given at launch, name -> OpenSSH public key, in index order (public-keys/0=...).
@@ -96,6 +105,20 @@ class Instance:
     partition_number: int | None = None
     host_id: str | None = None  # a Dedicated Host
     ami_launch_index: int = 0
+    # A paravirtual (PV) instance boots the kernel image (AKI) and RAM disk (ARI) it was
+    # launched with; HVM instances (the default, and all current types) have neither, and EC2
+    # answers 404 for kernel-id and ramdisk-id.
+    kernel_id: str | None = None
+    ramdisk_id: str | None = None
+    # block-device-mapping/ entries besides ami and root: EBS volumes present at launch
+    # (ebsN), instance store volumes (ephemeralN) and swap, name -> device ("ephemeral0": "sdb").
+    block_devices: dict[str, str] = field(default_factory=dict)
+    # Only when the AMI manifest named ancestor AMIs (images rebundled from other images).
+    ancestor_ami_ids: list[str] = field(default_factory=list)
+    # Accelerators attached at launch, by type ("eg1.medium", "eia1.medium"): each gets an
+    # id and its entry under elastic-gpus/ or elastic-inference/; none attached: 404.
+    elastic_gpus: list[str] = field(default_factory=list)
+    elastic_inference_accelerators: list[str] = field(default_factory=list)
     role: str | None = None
     # User-data as text (`user_data`) or any bytes (`user_data_base64`; gzip is fine).
     user_data: str | None = None
@@ -132,7 +155,8 @@ class Instance:
                              f"got {self.instance_life_cycle!r}")
         if self.architecture not in ("x86_64", "arm64", "i386"):
             raise ValueError(f"architecture: expected 'x86_64', 'arm64' or 'i386', got {self.architecture!r}")
-        for name in ("security_groups", "product_codes", "ipv6s"):
+        for name in ("security_groups", "product_codes", "ipv6s", "ancestor_ami_ids", "elastic_gpus",
+                     "elastic_inference_accelerators"):
             value = getattr(self, name)
             if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
                 raise ValueError(f"{name}: expected a list of strings, got {value!r}")
@@ -150,9 +174,39 @@ class Instance:
         if isinstance(self.ami_launch_index, bool) or not isinstance(self.ami_launch_index, int) \
                 or self.ami_launch_index < 0:
             raise ValueError(f"ami_launch_index: expected a whole number >= 0, got {self.ami_launch_index!r}")
+        self._check_images_and_accelerators()
+        if not isinstance(self.dns_hostnames, bool):
+            raise ValueError(f"dns_hostnames: expected true or false, got {self.dns_hostnames!r}")
         if not isinstance(self.listener, bool):
             raise ValueError(f"listener: expected true or false, got {self.listener!r}")
         self._check_user_data()
+
+    def _check_images_and_accelerators(self) -> None:
+        for address in self.ipv6s:
+            try:
+                ipaddress.IPv6Address(address)
+            except ValueError:
+                raise ValueError(f"ipv6s: expected IPv6 addresses like '2001:db8::25', got {address!r}") from None
+        for name, prefix, example in (("kernel_id", "aki", "aki-5c21674b"), ("ramdisk_id", "ari", "ari-01bb5768")):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and _IMAGE_ID[prefix].match(value)):
+                raise ValueError(f"{name}: expected '{prefix}-' and 8 or 17 lowercase hex digits "
+                                 f"(like '{example}') or null, got {value!r}")
+        if not isinstance(self.block_devices, dict) or not all(
+                isinstance(k, str) and _BLOCK_DEVICE.match(k) and isinstance(v, str) and v
+                for k, v in self.block_devices.items()):
+            raise ValueError("block_devices: expected an object of ebsN, ephemeralN or swap -> device name "
+                             f"(like {{'ephemeral0': 'sdb'}}), got {self.block_devices!r}")
+        if self.ramdisk_id is not None and self.kernel_id is None:
+            raise ValueError("ramdisk_id: a RAM disk boots with a paravirtual kernel; set kernel_id too")
+        for name, pattern, expected in (
+                ("ancestor_ami_ids", _IMAGE_ID["ami"], "AMI ids like 'ami-0abcdef1234567890'"),
+                ("elastic_gpus", _ELASTIC_GPU_TYPE, "Elastic Graphics types eg1.medium|large|xlarge|2xlarge"),
+                ("elastic_inference_accelerators", _INFERENCE_TYPE,
+                 "Elastic Inference types eia1|eia2 .medium|large|xlarge")):
+            bad = [v for v in getattr(self, name) if not pattern.match(v)]
+            if bad:
+                raise ValueError(f"{name}: expected {expected}, got {bad!r}")
 
     def _check_user_data(self) -> None:
         if self.user_data is not None and self.user_data_base64 is not None:
@@ -219,10 +273,10 @@ def identity_document(inst: Instance) -> str:
             "imageId": inst.ami_id,
             "instanceId": inst.instance_id,
             "instanceType": inst.instance_type,
-            "kernelId": None,
+            "kernelId": inst.kernel_id,
             "pendingTime": iso_utc(inst.launched_at),
             "privateIp": inst.local_ipv4,
-            "ramdiskId": None,
+            "ramdiskId": inst.ramdisk_id,
             "region": inst.region,
             "version": "2017-09-30",
         }

@@ -1,8 +1,7 @@
 """What a metadata path answers once the request got through tokens, limits and faults.
 
-Versions: ``GET /`` lists EC2's dated API versions and ``latest``; each serves the same tree
-here (EC2 hides categories newer than a version; scripts ask for ``latest`` or for a version
-old enough to hold what they read). Unknown versions answer 404.
+Versions: ``GET /`` lists EC2's dated builds of the metadata API and ``latest``; a dated build
+serves only the categories released by then (`fakes.imds.versions`). Unknown versions answer 404.
 """
 
 from __future__ import annotations
@@ -19,17 +18,10 @@ from fakes.imds.model import identity_document, imds_json, iso_utc
 from fakes.imds.responses import error, octets, text
 from fakes.imds.state import InstanceState
 from fakes.imds.tree import dynamic_tree, listing
+from fakes.imds.versions import DYNAMIC_RELEASED, VERSIONS, released, version_root
 
 __all__ = ["answer_metadata", "signed_document", "VERSIONS"]
 
-# What EC2 lists at GET / (the dated builds of the metadata API, oldest first, then latest).
-VERSIONS = (
-    "1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10", "2007-12-15", "2008-02-01",
-    "2008-09-01", "2009-04-04", "2011-01-01", "2011-05-01", "2012-01-12", "2014-02-25",
-    "2014-11-05", "2015-10-20", "2016-04-19", "2016-06-30", "2016-09-02", "2018-03-28",
-    "2018-08-17", "2018-09-24", "2019-10-01", "2020-10-27", "2021-01-03", "2021-03-23",
-    "2021-07-15", "2022-09-24", "2024-04-11", "latest",
-)
 _KNOWN = frozenset(VERSIONS)
 _DYNAMIC = dynamic_tree()
 IDENTITY_CREDENTIAL_LIFETIME = 6 * 3600
@@ -41,19 +33,20 @@ async def answer_metadata(state, st: InstanceState, path: str, with_token: bool,
     parts = [p for p in path.split("/") if p]  # "latest//meta-data" is read as EC2 reads it
     if not parts:
         return text("\n".join(VERSIONS))
-    if parts[0] not in _KNOWN:
+    version = parts[0]
+    if version not in _KNOWN:
         return error(404)
     inst = st.instance
     user_data = inst.user_data_bytes
     if len(parts) == 1:
-        return text("\n".join(["dynamic", "meta-data"] + (["user-data"] if user_data is not None else [])))
+        return text("\n".join(version_root(version, user_data is not None)))
     category, rest = parts[1], parts[2:]
     if category == "user-data" and not rest:
         return error(404) if user_data is None else octets(user_data)
-    if category == "dynamic":
+    if category == "dynamic" and released(DYNAMIC_RELEASED, version):
         node = _DYNAMIC
     elif category == "meta-data":
-        node = st.tree
+        node = st.tree_at(version)
     else:
         return error(404)
     for i, part in enumerate(rest):

@@ -9,7 +9,8 @@ the root of its own port (`fakes.imds.listeners`), as 169.254.169.254 serves it.
 belong to the instance that issued them.
 
 Status codes follow EC2: 400 for a bad token PUT, 401 for a missing (when required), unknown
-or expired token, 403 when the endpoint is disabled or a PUT carries X-Forwarded-For, 404 for
+or expired token, 403 when the endpoint is disabled, a PUT carries X-Forwarded-For or asks a
+dated version for a token (``PUT /2021-03-23/api/token``), 404 for
 unknown paths, versions and absent user-data, 405 for the wrong method, 429 when the instance
 exceeds its request limit, 503 during an injected outage. Error bodies are EC2's XHTML page.
 A token PUT from software more hops away than ``http_put_response_hop_limit`` gets no answer.
@@ -30,6 +31,7 @@ from fakes.imds.model import MAX_TOKEN_TTL
 from fakes.imds.render import answer_metadata
 from fakes.imds.responses import error, text
 from fakes.imds.state import ImdsState, InstanceState
+from fakes.imds.versions import LATEST, VERSIONS
 
 __all__ = ["build_app", "STATE_KEY", "LISTENERS_KEY", "IMDS_CAPACITY_RPS", "IMDS_CAPACITY_FRESH_RPS"]
 
@@ -144,6 +146,10 @@ async def _answer(request: web.Request, st: InstanceState | None, path: str) -> 
         return error(429)
     if settings.latency > 0:
         await asyncio.sleep(settings.latency)
+    if request.method == "PUT" and _versioned_token_path(path):
+        # AWS: "Issuing PUT requests to any version-specific path, for example
+        # /2021-03-23/api/token, will result in the metadata service returning 403 Forbidden."
+        return error(403)
     if path.rstrip("/") == "/latest/api/token":
         if request.method != "PUT":
             return error(405, {"Allow": "OPTIONS, PUT"})
@@ -161,6 +167,11 @@ async def _answer(request: web.Request, st: InstanceState | None, path: str) -> 
     elif settings.http_tokens == "required":
         return error(401)
     return await answer_metadata(request.app[STATE_KEY], st, path, token is not None, request.app[EXECUTOR_KEY])
+
+
+def _versioned_token_path(path: str) -> bool:
+    parts = [p for p in path.split("/") if p]
+    return len(parts) == 3 and parts[0] in VERSIONS and parts[0] != LATEST and parts[1:] == ["api", "token"]
 
 
 def _put_token(request: web.Request, st: InstanceState) -> web.Response:

@@ -16,10 +16,22 @@ from fakes.imds.credentials import CredentialLedger, Issuer
 from fakes.imds.model import DEFAULT_INSTANCE_ID, Instance, Settings, valid_instance_id
 from fakes.imds.signing import TestSigner
 from fakes.imds.tree import metadata_tree
+from fakes.imds.versions import at_version
 
-__all__ = ["TokenBucket", "InstanceState", "ImdsState"]
+__all__ = ["TokenBucket", "InstanceState", "ImdsState", "check_spot_only"]
 
 LOG_LIMIT = 200_000  # entries kept; the oldest fall off
+# EC2 posts interruption notices and rebalance recommendations to spot instances only.
+SPOT_ONLY_SETTINGS = ("spot_action", "rebalance_recommended_at")
+
+
+def check_spot_only(inst: Instance, changes: dict) -> None:
+    """Refuse a spot-only event for an instance that is not a spot instance."""
+    for name in SPOT_ONLY_SETTINGS:
+        if changes.get(name) is not None and inst.instance_life_cycle != "spot":
+            raise ValueError(f"{name}: EC2 sends this to spot instances only; {inst.instance_id} has "
+                             f"instance_life_cycle {inst.instance_life_cycle!r} (launch it with "
+                             "instance_life_cycle: spot)")
 
 
 class TokenBucket:
@@ -49,6 +61,7 @@ class InstanceState:
     signed: dict[str, str] = field(default_factory=dict)  # dynamic/instance-identity/*, signed once
     identity_credentials: dict | None = None  # identity-credentials/ec2 (made up, see render)
     _tree: dict | None = None
+    _dated: dict[str, dict] = field(default_factory=dict)  # version -> tree as that build serves it
 
     def __post_init__(self) -> None:
         self.reset_bucket()
@@ -63,6 +76,17 @@ class InstanceState:
         if self._tree is None:
             self._tree = metadata_tree(self.instance)
         return self._tree
+
+    def tree_at(self, version: str) -> dict:
+        """``meta-data/`` as build ``version`` serves it (`fakes.imds.versions`)."""
+        if version not in self._dated:
+            self._dated[version] = at_version(self.tree, version)
+        return self._dated[version]
+
+    def invalidate(self) -> None:
+        """Settings changed: rebuild the trees on the next request."""
+        self._tree = None
+        self._dated.clear()
 
     def reset_bucket(self) -> None:
         rate = self.settings.rate_limit
@@ -125,6 +149,10 @@ class ImdsState:
         except ValueError as exc:
             raise ValueError(f"settings: {exc}") from None
         inst = Instance(seq=self._next_seq, settings=settings, **spec)
+        try:
+            check_spot_only(inst, dataclasses.asdict(settings))
+        except ValueError as exc:
+            raise ValueError(f"settings: {exc}") from None
         if inst.instance_id in self.instances:
             raise ValueError(f"instance {inst.instance_id} already exists")
         self._next_seq += 1
@@ -161,9 +189,15 @@ class ImdsState:
     def configure(self, changes: dict, instance_id: str | None = None) -> None:
         """Change settings of one instance, or of all and of the defaults for new ones."""
         targets = self.select(instance_id)
+        spot_events = [name for name in SPOT_ONLY_SETTINGS if changes.get(name) is not None]
+        if instance_id is None and spot_events:
+            raise ValueError(f"{', '.join(spot_events)}: a spot event is posted to one instance; "
+                             "give its instance id")
+        for st in targets:
+            check_spot_only(st.instance, changes)
         for st in targets:
             st.settings.update(changes)
-            st._tree = None
+            st.invalidate()
         if instance_id is None:
             self.defaults.update(changes)
         if "rate_limit" in changes:

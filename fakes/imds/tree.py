@@ -7,8 +7,10 @@ another name (EC2 lists key pair 0 as ``0=my-key``, with no slash, yet serves ``
 
 Only what EC2 would serve is in the tree, so every listed entry answers 200: crawlers such as
 cloud-init's EC2 datasource fetch each one and fail on a 404. Optional categories (public
-IPv4, placement group, spot notice, rebalance, Auto Scaling state, tags) appear only when set,
-and answer 404 otherwise, as on EC2.
+IPv4 and IPv6, placement group, kernel and RAM disk of a paravirtual instance, ancestor AMIs,
+Elastic GPUs and Elastic Inference accelerators, the spot notice of a spot instance,
+rebalance, Auto Scaling state, tags) appear only when they apply, and answer 404 otherwise, as
+on EC2. This is the ``latest`` tree; `fakes.imds.versions` cuts it down for dated versions.
 """
 
 from __future__ import annotations
@@ -84,11 +86,43 @@ def _interface(inst: Instance, ids: dict[str, str]) -> dict[str, Any]:
     }
     if inst.public_ipv4:
         mac["public-ipv4s"] = inst.public_ipv4
-        mac["public-hostname"] = inst.public_hostname
+        if inst.dns_hostnames:
+            mac["public-hostname"] = inst.public_hostname
         mac["ipv4-associations"] = {inst.public_ipv4: inst.local_ipv4}
     if inst.ipv6s:
         mac["ipv6s"] = "\n".join(inst.ipv6s)
+        # An IPv6 address comes from the subnet's /64, carved out of the VPC's /56 (EC2's sizes).
+        first = inst.ipv6s[0]
+        mac["subnet-ipv6-cidr-blocks"] = str(ipaddress.ip_network(f"{first}/64", strict=False))
+        mac["vpc-ipv6-cidr-blocks"] = str(ipaddress.ip_network(f"{first}/56", strict=False))
     return mac
+
+
+def _accelerators(inst: Instance) -> dict[str, Any]:
+    """elastic-gpus/ and elastic-inference/, for what is attached. Elastic Inference bodies
+    follow aws/amazon-ec2-metadata-mock's defaults (``version_2018_04_12``); Elastic GPU bodies
+    carry the ``elasticGpu*`` names of EC2's DescribeElasticGpus and the ``connectionConfig``
+    a Windows bootstrap reads the accelerator's address from."""
+    out: dict[str, Any] = {}
+    gpus = {}
+    for i, gpu_type in enumerate(inst.elastic_gpus):
+        gpu_id = "egpu-" + derived(inst.seq, f"egpu:{i}").hex()[:32]
+        address = ipaddress.ip_network(_subnet_cidr(inst))[200 + i]  # the accelerator's ENI
+        gpus[gpu_id] = imds_json({
+            "version": "2016-11-30", "elasticGpuId": gpu_id, "elasticGpuType": gpu_type,
+            "elasticGpuState": "ATTACHED", "connectionConfig": {"ipv4Address": str(address)},
+        })
+    if gpus:
+        out["elastic-gpus"] = {"associations": gpus}
+    accelerators = {}
+    for i, eia_type in enumerate(inst.elastic_inference_accelerators):
+        eia_id = "eia-" + derived(inst.seq, f"eia:{i}").hex()[:32]
+        accelerators[eia_id] = imds_json({"version_2018_04_12": {
+            "elastic-inference-accelerator-id": eia_id, "elastic-inference-accelerator-type": eia_type,
+        }})
+    if accelerators:
+        out["elastic-inference"] = {"associations": accelerators}
+    return out
 
 
 def _events(inst: Instance) -> dict[str, Any]:
@@ -97,7 +131,7 @@ def _events(inst: Instance) -> dict[str, Any]:
         "history": imds_json(settings.maintenance_history) if settings.maintenance_history else "[]",
         "scheduled": imds_json(settings.maintenance_scheduled) if settings.maintenance_scheduled else "[]",
     }}
-    if settings.rebalance_recommended_at is not None:
+    if settings.rebalance_recommended_at is not None and inst.instance_life_cycle == "spot":
         notice = {"noticeTime": iso_utc(settings.rebalance_recommended_at)}
         events["recommendations"] = {"rebalance": imds_json(notice)}
     return events
@@ -122,7 +156,7 @@ def metadata_tree(inst: Instance) -> dict:
         "ami-id": inst.ami_id,
         "ami-launch-index": str(inst.ami_launch_index),
         "ami-manifest-path": "(unknown)",
-        "block-device-mapping": {"ami": "/dev/xvda", "root": "/dev/xvda"},
+        "block-device-mapping": {"ami": "/dev/xvda", "root": "/dev/xvda", **inst.block_devices},
         "events": _events(inst),
         "hostname": inst.hostname,
         "identity-credentials": {"ec2": {
@@ -138,14 +172,25 @@ def metadata_tree(inst: Instance) -> dict:
         "mac": inst.mac,
         "network": {"interfaces": {"macs": {inst.mac: _interface(inst, ids)}}},
         "placement": placement,
-        "profile": "default-hvm",
+        # The virtualization type (EC2Rescue for Linux reads it: default-hvm|default-paravirtual).
+        "profile": "default-paravirtual" if inst.kernel_id else "default-hvm",
         "reservation-id": ids["reservation"],
         "security-groups": "\n".join(inst.security_groups),
         "services": {"domain": "amazonaws.com", "partition": "aws"},
     }
     if inst.public_ipv4:
         tree["public-ipv4"] = inst.public_ipv4
-        tree["public-hostname"] = inst.public_hostname
+        if inst.dns_hostnames:
+            tree["public-hostname"] = inst.public_hostname
+    if inst.ipv6s:
+        tree["ipv6"] = inst.ipv6s[0]  # the first address of device 0
+    if inst.kernel_id:
+        tree["kernel-id"] = inst.kernel_id
+    if inst.ramdisk_id:
+        tree["ramdisk-id"] = inst.ramdisk_id
+    if inst.ancestor_ami_ids:
+        tree["ancestor-ami-ids"] = "\n".join(inst.ancestor_ami_ids)
+    tree.update(_accelerators(inst))
     if inst.public_keys:
         keys = {str(i): {"openssh-key": key} for i, key in enumerate(inst.public_keys.values())}
         labels = {str(i): f"{i}={name}" for i, name in enumerate(inst.public_keys)}
@@ -157,7 +202,7 @@ def metadata_tree(inst: Instance) -> dict:
             "info": None,  # rendered by the server (LastUpdated changes with credentials)
             "security-credentials": {inst.role: None},
         }
-    if settings.spot_action is not None:
+    if settings.spot_action is not None and inst.instance_life_cycle == "spot":
         when = iso_utc(settings.spot_action_time)
         tree["spot"] = {"instance-action": imds_json({"action": settings.spot_action, "time": when})}
         if settings.spot_action == "terminate":

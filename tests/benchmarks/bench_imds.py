@@ -88,7 +88,7 @@ def _drive_many(clients: int, base: str, token: str, concurrency: int, seconds: 
 
 def run(levels: list[int], seconds: float, fresh: bool, clients: int = 1) -> list[dict]:
     from fakes.imds import ImdsClient, start_imds
-    from tests.integration._imds_fixtures import TTL_HEADER, imds_call
+    from tests.integration._imds_helpers import TTL_HEADER, imds_call
 
     server = start_imds(config={"defaults": {"rate_limit": None}})
     rows = []

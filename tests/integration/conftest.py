@@ -1,4 +1,18 @@
-"""Shared fixtures for integration tests that need the whole fakes stack.
+"""Shared fixtures for integration tests: single fakes, and the whole fakes stack.
+
+Single fakes, one real server process per test module (started on first use, stopped when
+the module is done):
+
+    moto_server          moto as its own server
+    imds_plain           IMDS with made-up role credentials (the metadata protocol alone)
+    imds_moto            IMDS minting real credentials from moto STS for role ``app-role``
+    imds                 an `ImdsClient` on ``imds_plain`` (a module may override it, e.g. to
+                         point at ``imds_moto``)
+    start_imds_server    ``start(**start_imds_kwargs)``: one more IMDS for this test only (its
+                         own config, moto or caller key), stopped when the test ends
+    sinks_server, sinks  the registry/telemetry sinks, and a client on them reset per test
+
+The whole stack:
 
     fake_stack_session   one real Stack (moto, gate, IMDS, sinks, toxiproxy) per test session
     fake_stack           the same stack, reset (faults lifted, rules, logs, instances, sink
@@ -20,7 +34,11 @@ import threading
 
 import pytest
 
+from fakes.imds import ImdsClient, start_imds
+from fakes.moto import start_moto
+from fakes.sinks import SinksClient, start_sinks
 from fakes.stack import Stack
+from tests.integration._imds_helpers import create_role
 
 STACK_CONFIG = {
     "secrets": {"app/db-password": None, "app/api-key": "not-a-random-value"},
@@ -111,6 +129,60 @@ class Bootstrap:
                 self.proc.wait()
         self.proc.stdout.close()
         self.proc.stderr.close()
+
+
+def _serving(server):
+    """Hand a started fake to the tests; stop it (process group and all) when they are done."""
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    yield from _serving(start_moto())
+
+
+@pytest.fixture(scope="module")
+def imds_plain():
+    yield from _serving(start_imds())
+
+
+@pytest.fixture(scope="module")
+def imds_moto(moto_server):
+    create_role(moto_server.url)
+    yield from _serving(start_imds(moto_url=moto_server.url))
+
+
+@pytest.fixture
+def imds(imds_plain) -> ImdsClient:
+    return ImdsClient(imds_plain.url)
+
+
+@pytest.fixture
+def start_imds_server():
+    started = []
+
+    def start(**kwargs):
+        started.append(start_imds(**kwargs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()  # a no-op for one the test already stopped
+
+
+@pytest.fixture(scope="module")
+def sinks_server():
+    yield from _serving(start_sinks())
+
+
+@pytest.fixture
+def sinks(sinks_server) -> SinksClient:
+    client = SinksClient(sinks_server.url)
+    client.reset()
+    return client
 
 
 @pytest.fixture(scope="session")

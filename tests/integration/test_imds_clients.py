@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from tests.integration._imds_fixtures import imds, imds_plain  # noqa: F401 - fixtures are found by name
+from tests.integration._imds_helpers import TOKEN_HEADER, imds_call, token
 
 pytestmark = pytest.mark.integration
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBootstormTestKeyNotARealOne bootstorm@test"
@@ -30,9 +30,47 @@ def full(imds):
     return imds.add_instance(
         role="web-role", availability_zone="eu-west-1b", public_ipv4="203.0.113.25", public_keys={"deploy": KEY},
         security_groups=["web", "ssh"], product_codes=["abc123xyz"], user_data="#cloud-config\nruncmd: []\n",
-        tags={"Name": "web-1", "team": "core"}, ipv6s=["2001:db8::25"], listener=True,
+        tags={"Name": "web-1", "team": "core"}, ipv6s=["2001:db8::25"], listener=True, instance_life_cycle="spot",
         settings={"rate_limit": None, "instance_metadata_tags": True, "target_lifecycle_state": "InService"},
     )
+
+
+@pytest.fixture
+def paravirtual(imds):
+    """A paravirtual instance: EC2 serves its kernel, RAM disk and ancestor AMIs."""
+    return imds.add_instance(kernel_id="aki-5c21674b", ramdisk_id="ari-01bb5768",
+                             ancestor_ami_ids=["ami-0abcdef1234567890", "ami-0123456789abcdef0"],
+                             block_devices={"ephemeral0": "sdb"}, listener=True,
+                             settings={"rate_limit": None})
+
+
+def pypi_client(imds, inst):
+    """The PyPI package's own client, its hard-coded URLs pointed at the instance's listener."""
+    import ec2_metadata
+
+    md = ec2_metadata.EC2Metadata()
+    md.service_url = imds.listener_url(inst["instance_id"]) + "latest/"
+    md.dynamic_url = f"{md.service_url}dynamic/"
+    md.metadata_url = f"{md.service_url}meta-data/"
+    md.userdata_url = f"{md.service_url}user-data/"
+    return md
+
+
+def script_env(tmp_path, inst) -> dict[str, str]:
+    """HOME with a .curlrc sending 169.254.169.254:80 (what the script calls) to the listener."""
+    (tmp_path / ".curlrc").write_text(f"connect-to = 169.254.169.254:80:127.0.0.1:{inst['listener_port']}\n")
+    return {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+
+NO_SCRIPT = pytest.mark.skipif(shutil.which("ec2-metadata") is None or shutil.which("curl") is None,
+                               reason="Debian's amazon-ec2-utils (ec2-metadata) or curl is not installed: "
+                                      "apt-get install amazon-ec2-utils curl")
+
+
+def fetch_listener(imds, inst, path: str) -> tuple[int, str]:
+    url = imds.listener_url(inst["instance_id"])
+    status, _, body = imds_call(url, "GET", path, {TOKEN_HEADER: token(url)})
+    return status, body
 
 
 def errors_in_log(imds, iid: str, since: int) -> list[dict]:
@@ -47,11 +85,7 @@ def last_seq(imds) -> int:
 def test_pypi_ec2_metadata_reads_every_property(imds, full):
     import ec2_metadata
 
-    md = ec2_metadata.EC2Metadata()
-    md.service_url = imds.listener_url(full["instance_id"]) + "latest/"
-    md.dynamic_url = f"{md.service_url}dynamic/"
-    md.metadata_url = f"{md.service_url}meta-data/"
-    md.userdata_url = f"{md.service_url}user-data/"
+    md = pypi_client(imds, full)
     imds.interrupt_spot(full["instance_id"], "terminate", at=1_900_000_000)
 
     names = sorted(n for n, v in vars(ec2_metadata.EC2Metadata).items()
@@ -62,7 +96,7 @@ def test_pypi_ec2_metadata_reads_every_property(imds, full):
         "account_id": full["account_id"], "ami_id": full["ami_id"], "ami_launch_index": 0,
         "autoscaling_target_lifecycle_state": "InService", "availability_zone": "eu-west-1b",
         "availability_zone_id": "euw1-az2", "domain": "amazonaws.com", "instance_action": "none",
-        "instance_id": full["instance_id"], "instance_life_cycle": "on-demand", "instance_profile_name": "web-role",
+        "instance_id": full["instance_id"], "instance_life_cycle": "spot", "instance_profile_name": "web-role",
         "instance_type": "t3.micro", "kernel_id": None, "mac": full["mac"], "partition": "aws",
         "private_hostname": full["hostname"], "private_ipv4": full["local_ipv4"],
         "public_hostname": "ec2-203-0-113-25.eu-west-1.compute.amazonaws.com", "public_ipv4": "203.0.113.25",
@@ -88,13 +122,16 @@ def test_pypi_ec2_metadata_reads_every_property(imds, full):
     assert nic_values["device_number"] == 0 and nic_values["owner_id"] == full["account_id"]
 
 
-@pytest.mark.skipif(shutil.which("ec2-metadata") is None or shutil.which("curl") is None,
-                    reason="Debian's amazon-ec2-utils (ec2-metadata) or curl is not installed: "
-                           "apt-get install amazon-ec2-utils curl")
+def test_pypi_ec2_metadata_reads_a_paravirtual_kernel(imds, paravirtual):
+    md = pypi_client(imds, paravirtual)
+    assert md.kernel_id == "aki-5c21674b"
+    assert md.instance_identity_document["kernelId"] == "aki-5c21674b"
+    assert md.instance_identity_document["ramdiskId"] == "ari-01bb5768"
+
+
+@NO_SCRIPT
 def test_amazon_ec2_utils_script_every_option(imds, full, tmp_path):
-    port = full["listener_port"]
-    (tmp_path / ".curlrc").write_text(f"connect-to = 169.254.169.254:80:127.0.0.1:{port}\n")
-    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = script_env(tmp_path, full)
     script = shutil.which("ec2-metadata")
     help_text = subprocess.run([script, "--help"], env=env, capture_output=True, text=True, timeout=60).stdout
     options = sorted({word.split("/")[0] for word in help_text.split() if word.startswith("-") and "/" in word})
@@ -121,6 +158,20 @@ def test_amazon_ec2_utils_script_every_option(imds, full, tmp_path):
     wrong = [e for e in errors_in_log(imds, full["instance_id"], since)
              if not e["path"].endswith(("/ancestor-ami-ids", "/kernel-id", "/ramdisk-id"))]
     assert wrong == []
+
+
+@NO_SCRIPT
+def test_amazon_ec2_utils_script_prints_a_paravirtual_kernel_ramdisk_ancestors_and_devices(imds, paravirtual, tmp_path):
+    env = script_env(tmp_path, paravirtual)
+    script = shutil.which("ec2-metadata")
+    since = last_seq(imds)
+    out = {option: subprocess.run([script, option], env=env, capture_output=True, text=True, timeout=60).stdout
+           for option in ("-k", "-r", "-n", "-b")}
+    assert out["-k"] == "kernel-id: aki-5c21674b\n"
+    assert out["-r"] == "ramdisk-id: ari-01bb5768\n"
+    assert out["-n"] == "ancestor-ami-ids: ami-0abcdef1234567890\nami-0123456789abcdef0\n"
+    assert "\t ephemeral0: sdb" in out["-b"] and "\t root: /dev/xvda" in out["-b"]
+    assert errors_in_log(imds, paravirtual["instance_id"], since) == []
 
 
 def _has_cloud_init() -> bool:
@@ -169,7 +220,11 @@ def test_cloud_init_ec2_datasource_crawl_completes(imds, full, tmp_path):
     md = got["meta_data"]
     assert md["placement"]["availability-zone"] == "eu-west-1b"
     assert md["network"]["interfaces"]["macs"][full["mac"]]["public-ipv4s"] == "203.0.113.25"
-    assert md["tags"]["instance"] == {"Name": "web-1", "team": "core"}
+    assert md["tags"]["instance"] == {"Name": "web-1", "team": "core"}  # tags: 2021-03-23
+    assert md["ipv6"] == "2001:db8::25"  # ipv6: 2021-01-03
+    # autoscaling/ was released in 2021-07-15, after the build cloud-init reads: not there.
+    assert "autoscaling" not in md
+    assert fetch_listener(imds, full, "/latest/meta-data/autoscaling/target-lifecycle-state") == (200, "InService")
     identity = got["dynamic"]["instance-identity"]
     assert set(identity) == {"document", "pkcs7", "rsa2048", "signature"}
     assert identity["document"]["instanceId"] == full["instance_id"]

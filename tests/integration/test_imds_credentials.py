@@ -15,18 +15,8 @@ import time
 
 import pytest
 
-from fakes.imds import ImdsClient, start_imds
-from tests.integration._imds_fixtures import (  # noqa: F401 - fixtures are found by name
-    ROLE,
-    TOKEN_HEADER,
-    TTL_HEADER,
-    imds_call,
-    imds_moto,
-    moto_client,
-    moto_server,
-    scrubbed_env,
-    wait_until,
-)
+from fakes.imds import ImdsClient
+from tests.integration._imds_helpers import ROLE, TOKEN_HEADER, TTL_HEADER, imds_call, moto_client, scrubbed_env, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -163,17 +153,14 @@ def test_aws_cli_uses_imds_credentials(imds, inst, moto_server, tmp_path):
     assert "iam-role" in aws("configure", "list")
 
 
-def test_failed_assume_role_is_reported_like_ec2(tmp_path):
-    server = start_imds(moto_url="http://127.0.0.1:9")  # nothing listens on the discard port
-    try:
-        imds = ImdsClient(server.url)
-        inst = imds.add_instance(role=ROLE, settings={"rate_limit": None})
-        body = raw_credentials(imds, inst["instance_id"])
-        assert body["Code"] != "Success" and "Message" in body
-        from botocore.utils import InstanceMetadataFetcher
+def test_failed_assume_role_is_reported_like_ec2(start_imds_server):
+    server = start_imds_server(moto_url="http://127.0.0.1:9")  # nothing listens on the discard port
+    imds = ImdsClient(server.url)
+    inst = imds.add_instance(role=ROLE, settings={"rate_limit": None})
+    body = raw_credentials(imds, inst["instance_id"])
+    assert body["Code"] != "Success" and "Message" in body
+    from botocore.utils import InstanceMetadataFetcher
 
-        fetcher = InstanceMetadataFetcher(timeout=10, num_attempts=1,
-                                          config={"ec2_metadata_service_endpoint": imds.endpoint(inst["instance_id"])})
-        assert fetcher.retrieve_iam_role_credentials() == {}
-    finally:
-        server.stop()
+    fetcher = InstanceMetadataFetcher(timeout=10, num_attempts=1,
+                                      config={"ec2_metadata_service_endpoint": imds.endpoint(inst["instance_id"])})
+    assert fetcher.retrieve_iam_role_credentials() == {}

@@ -6,17 +6,9 @@ import json
 
 import pytest
 
-from fakes.imds import ImdsClient, start_imds
+from fakes.imds import ImdsClient
 from fakes.moto import moto_enforce_iam
-from tests.integration._imds_fixtures import (  # noqa: F401 - fixtures are found by name
-    ROLE,
-    TOKEN_HEADER,
-    TTL_HEADER,
-    create_role,
-    imds_call,
-    moto_client,
-    moto_server,
-)
+from tests.integration._imds_helpers import ROLE, TOKEN_HEADER, TTL_HEADER, create_role, imds_call, moto_client
 
 pytestmark = pytest.mark.integration
 
@@ -47,24 +39,18 @@ def credentials_body(server, instance_id: str) -> dict:
     return json.loads(body)
 
 
-def test_harness_key_gets_credentials_under_enforcement(moto_server, harness_key):
-    server = start_imds(moto_url=moto_server.url, moto_caller=harness_key)
-    try:
-        inst = ImdsClient(server.url).add_instance(role=ROLE, settings={"rate_limit": None})
-        body = credentials_body(server, inst["instance_id"])
-        assert body["Code"] == "Success"
-        sts = moto_client(moto_server.url, "sts", aws_access_key_id=body["AccessKeyId"],
-                          aws_secret_access_key=body["SecretAccessKey"], aws_session_token=body["Token"])
-        assert sts.get_caller_identity()["Arn"].endswith(f"assumed-role/{ROLE}/{inst['instance_id']}")
-    finally:
-        server.stop()
+def test_harness_key_gets_credentials_under_enforcement(moto_server, harness_key, start_imds_server):
+    server = start_imds_server(moto_url=moto_server.url, moto_caller=harness_key)
+    inst = ImdsClient(server.url).add_instance(role=ROLE, settings={"rate_limit": None})
+    body = credentials_body(server, inst["instance_id"])
+    assert body["Code"] == "Success"
+    sts = moto_client(moto_server.url, "sts", aws_access_key_id=body["AccessKeyId"],
+                      aws_secret_access_key=body["SecretAccessKey"], aws_session_token=body["Token"])
+    assert sts.get_caller_identity()["Arn"].endswith(f"assumed-role/{ROLE}/{inst['instance_id']}")
 
 
-def test_dummy_key_is_refused_under_enforcement(moto_server, harness_key):
-    server = start_imds(moto_url=moto_server.url)
-    try:
-        inst = ImdsClient(server.url).add_instance(role=ROLE, settings={"rate_limit": None})
-        body = credentials_body(server, inst["instance_id"])
-        assert body["Code"] == "AssumeRoleUnauthorizedAccess" and "AccessKeyId" not in body
-    finally:
-        server.stop()
+def test_dummy_key_is_refused_under_enforcement(moto_server, harness_key, start_imds_server):
+    server = start_imds_server(moto_url=moto_server.url)
+    inst = ImdsClient(server.url).add_instance(role=ROLE, settings={"rate_limit": None})
+    body = credentials_body(server, inst["instance_id"])
+    assert body["Code"] == "AssumeRoleUnauthorizedAccess" and "AccessKeyId" not in body

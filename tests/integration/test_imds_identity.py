@@ -18,14 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from tests.integration._imds_fixtures import (  # noqa: F401 - fixtures are found by name
-    TOKEN_HEADER,
-    TTL_HEADER,
-    imds,
-    imds_call,
-    imds_plain,
-    wait_until,
-)
+from tests.integration._imds_helpers import TOKEN_HEADER, TTL_HEADER, imds_call, token, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,12 +32,6 @@ def inst(imds):
 def get(url: str, path: str, tok: str | None) -> tuple[int, str]:
     status, _, body = imds_call(url, "GET", path, {TOKEN_HEADER: tok} if tok else {})
     return status, body
-
-
-def token(url: str) -> str:
-    status, _, body = imds_call(url, "PUT", "/latest/api/token", {TTL_HEADER: "300"})
-    assert status == 200
-    return body
 
 
 def identity(imds, inst) -> dict[str, str]:

@@ -9,16 +9,9 @@ import socket
 
 import pytest
 
-from fakes.imds import ImdsClient, start_imds
+from fakes.imds import ImdsClient
 from sim.errors import FakeFailed
-from tests.integration._imds_fixtures import (  # noqa: F401 - fixtures are found by name
-    TOKEN_HEADER,
-    TTL_HEADER,
-    imds,
-    imds_call,
-    imds_plain,
-    wait_until,
-)
+from tests.integration._imds_helpers import TOKEN_HEADER, TTL_HEADER, imds_call, token, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -30,12 +23,6 @@ def inst(imds):
 
 def root(imds, inst) -> str:
     return imds.listener_url(inst["instance_id"])
-
-
-def token(url: str) -> str:
-    status, _, body = imds_call(url, "PUT", "/latest/api/token", {TTL_HEADER: "300"})
-    assert status == 200, body
-    return body
 
 
 def refused(port: int) -> bool:
@@ -53,7 +40,7 @@ def test_listener_port_is_reported_and_serves_the_root_paths(imds, inst):
     url = root(imds, inst)
     assert url == f"http://127.0.0.1:{port}/"
     tok = token(url)
-    for path in ("/latest/meta-data/instance-id", "/2021-07-15/meta-data/instance-id"):
+    for path in ("/latest/meta-data/instance-id", "/2021-03-23/meta-data/instance-id"):
         assert imds_call(url, "GET", path, {TOKEN_HEADER: tok})[::2] == (200, inst["instance_id"]), path
     status, _, versions = imds_call(url, "GET", "/", {TOKEN_HEADER: tok})
     assert status == 200 and "latest" in versions.split("\n")
@@ -137,21 +124,19 @@ def test_bad_listener_value_is_400(imds):
         imds.listener_url(imds.add_instance()["instance_id"])
 
 
-def test_reset_and_shutdown_close_listeners():
+def test_reset_and_shutdown_close_listeners(start_imds_server):
     config = {"default_instance": False,
               "instances": [{"instance_id": "i-0aaaaaaaaaaaaaaa2", "listener": True}]}
-    server = start_imds(config=config)
-    try:
-        client = ImdsClient(server.url)
-        port = client.instance("i-0aaaaaaaaaaaaaaa2")["listener_port"]  # opened at startup
-        assert imds_call(f"http://127.0.0.1:{port}", "PUT", "/latest/api/token", {TTL_HEADER: "60"})[0] == 200
-        extra = client.add_instance(listener=True)
-        client.reset()  # back to the config: the extra instance's socket closes
-        assert refused(extra["listener_port"])
-        port = client.instance("i-0aaaaaaaaaaaaaaa2")["listener_port"]
-        assert imds_call(f"http://127.0.0.1:{port}", "PUT", "/latest/api/token", {TTL_HEADER: "60"})[0] == 200
-    finally:
-        server.stop()
+    server = start_imds_server(config=config)
+    client = ImdsClient(server.url)
+    port = client.instance("i-0aaaaaaaaaaaaaaa2")["listener_port"]  # opened at startup
+    assert imds_call(f"http://127.0.0.1:{port}", "PUT", "/latest/api/token", {TTL_HEADER: "60"})[0] == 200
+    extra = client.add_instance(listener=True)
+    client.reset()  # back to the config: the extra instance's socket closes
+    assert refused(extra["listener_port"])
+    port = client.instance("i-0aaaaaaaaaaaaaaa2")["listener_port"]
+    assert imds_call(f"http://127.0.0.1:{port}", "PUT", "/latest/api/token", {TTL_HEADER: "60"})[0] == 200
+    server.stop()
     assert refused(port)
 
 

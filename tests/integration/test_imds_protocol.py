@@ -10,14 +10,7 @@ import time
 import pytest
 
 from sim.errors import FakeFailed
-from tests.integration._imds_fixtures import (  # noqa: F401 - fixtures are found by name
-    TOKEN_HEADER,
-    TTL_HEADER,
-    imds,
-    imds_call,
-    imds_plain,
-    wait_until,
-)
+from tests.integration._imds_helpers import TOKEN_HEADER, TTL_HEADER, imds_call, wait_until
 
 pytestmark = pytest.mark.integration
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -289,22 +282,17 @@ def test_a_bad_setting_changes_nothing(imds, inst):
     assert settings["latency"] == 0.0 and settings["outage"] is False
 
 
-def test_start_from_a_config_file():
-    from fakes.imds import start_imds
-
+def test_start_from_a_config_file(start_imds_server):
     config = {
         "defaults": {"http_tokens": "optional", "rate_limit": None},
         "default_instance": False,
         "instances": [{"instance_id": "i-0aaaaaaaaaaaaaaa1", "availability_zone": "ap-south-1a", "at_root": True}],
     }
-    server = start_imds(config=config)
-    try:
-        status, _, body = imds_call(server.url, "GET", "/latest/meta-data/placement/region")  # IMDSv1
-        assert (status, body) == (200, "ap-south-1")
-        status, _, body = imds_call(server.url, "GET", "/i-0aaaaaaaaaaaaaaa1/latest/meta-data/instance-id")
-        assert (status, body) == (200, "i-0aaaaaaaaaaaaaaa1")
-    finally:
-        server.stop()
+    server = start_imds_server(config=config)
+    status, _, body = imds_call(server.url, "GET", "/latest/meta-data/placement/region")  # IMDSv1
+    assert (status, body) == (200, "ap-south-1")
+    status, _, body = imds_call(server.url, "GET", "/i-0aaaaaaaaaaaaaaa1/latest/meta-data/instance-id")
+    assert (status, body) == (200, "i-0aaaaaaaaaaaaaaa1")
 
 
 def test_a_fleet_in_one_call_gets_distinct_identities(imds):

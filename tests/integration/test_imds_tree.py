@@ -13,13 +13,7 @@ import re
 import pytest
 
 from sim.errors import FakeFailed
-from tests.integration._imds_fixtures import (  # noqa: F401 - fixtures are found by name
-    TOKEN_HEADER,
-    TTL_HEADER,
-    imds,
-    imds_call,
-    imds_plain,
-)
+from tests.integration._imds_helpers import TOKEN_HEADER, TTL_HEADER, imds_call
 
 pytestmark = pytest.mark.integration
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBootstormTestKeyNotARealOne bootstorm@test"
@@ -171,7 +165,7 @@ def test_version_listing_and_unknown_versions(imds, full):
     lines = versions.split("\n")
     assert status == 200 and lines[0] == "1.0" and lines[-1] == "latest"
     # cloud-init's DataSourceEc2 probes these versions (extended_metadata_versions, minimum).
-    assert {"2009-04-04", "2016-09-02", "2018-09-24", "2021-03-23", "2021-07-15"} <= set(lines)
+    assert {"2009-04-04", "2016-09-02", "2018-09-24", "2021-03-23"} <= set(lines)
     assert lines[:-1] == sorted(lines[:-1])
     for version in ("2009-04-04", "2021-03-23", "latest"):
         assert fetch(imds, full, f"/{version}/meta-data/instance-id") == (200, full["instance_id"])

@@ -10,7 +10,6 @@ import urllib.request
 import pytest
 
 from sim.errors import FakeFailed
-from tests.integration._imds_fixtures import sinks, sinks_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 

@@ -59,7 +59,7 @@ def test_tree_lists_key_pairs_as_ec2_and_directories_with_a_slash():
 
 
 def test_optional_categories_follow_settings():
-    inst = Instance(seq=1)
+    inst = Instance(seq=1, instance_life_cycle="spot")
     assert "spot" not in metadata_tree(inst) and "autoscaling" not in metadata_tree(inst)
     inst.settings.update({"spot_action": "terminate", "spot_action_time": 0, "target_lifecycle_state": "InService"})
     tree = metadata_tree(inst)

@@ -5,9 +5,13 @@ and SDKs they follow."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from _scenario_fixtures import base, dump, line_of, write
 from sim.policies import CircuitBreaker, GiveUp, RetryPolicy, RetryThrottle, classify
 from sim.policies.spec import retry_spec_adapter
 
@@ -159,3 +163,24 @@ def test_breaker_that_blocks_retries_lets_every_first_attempt_through():
 def test_breaker_blocks_must_be_all_or_retries():
     with pytest.raises(ValueError, match="'all' or 'retries'"):
         CircuitBreaker(blocks="first")
+
+
+@pytest.mark.parametrize("guard, initial, given", [("budget", 11, "11.0"), ("retry_throttling", -1, "-1.0")])
+def test_a_bad_initial_fill_of_either_guard_is_a_clear_cli_error(tmp_path, guard, initial, given):
+    """The retry budget and gRPC retry throttling share one initial-fill check: through the real
+    command either one names the file, its line, the field path, what was expected and what was
+    given, and exits 2 without a traceback."""
+    data = base()
+    data["bootstrap"]["steps"][1]["retry"][guard] = {"max_tokens": 10, "initial_tokens": initial}
+    path = write(tmp_path, dump(data), "guards.yaml")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "validate", str(path)], capture_output=True,
+                          text=True, timeout=120, cwd=root)
+    line = line_of(dump(data), f"{guard}:")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"error: {path}: invalid scenario (1 problem)",
+        f"  {path}:{line}: bootstrap.steps.1.retry.{guard}: expected initial_tokens between 0 and max_tokens "
+        f"(10) or `full`, got {given}",
+    ]
+    assert "Traceback" not in proc.stderr

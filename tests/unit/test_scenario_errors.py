@@ -199,6 +199,18 @@ CASES = [
      _set("bootstrap", "steps", 2, "retry", "circuit_breaker", {"min_calls": 50, "window": 20}),
      "bootstrap.steps.2.retry.circuit_breaker", ["expected min_calls <= window", "min_calls=50"],
      "circuit_breaker:"),
+    # retry guards: the budget and gRPC retry throttling share one initial-fill check
+    ("retry-budget-initial-above-max",
+     _set("bootstrap", "steps", 1, "retry", "budget", {"max_tokens": 5, "initial_tokens": 9}),
+     "bootstrap.steps.1.retry.budget", ["expected initial_tokens between 0 and max_tokens (5) or `full`",
+                                        "got 9.0"], "budget:"),
+    ("retry-throttling-initial-negative",
+     _set("bootstrap", "steps", 1, "retry", "retry_throttling", {"max_tokens": 5, "initial_tokens": -1}),
+     "bootstrap.steps.1.retry.retry_throttling",
+     ["expected initial_tokens between 0 and max_tokens (5) or `full`", "got -1.0"], "retry_throttling:"),
+    ("retry-budget-initial-word",
+     _set("bootstrap", "steps", 1, "retry", "budget", {"initial_tokens": "half"}),
+     "bootstrap.steps.1.retry.budget.initial_tokens", ["'full'", "got 'half'"], "initial_tokens:"),
     # the bootstrap DAG
     ("after-unknown-step", _set("bootstrap", "steps", 1, "after", ["tokn"]), "bootstrap.steps.1.after",
      ["unknown step 'tokn'", "steps are token, creds, secret, start_app"], "after:"),

@@ -1,7 +1,6 @@
-"""Real fake servers for the IMDS and sinks tests, started once per test module.
+"""Helpers for the IMDS tests: raw HTTP calls, polling, scrubbed environments, moto roles.
 
-Import the fixtures you need into the test module (no conftest): pytest finds fixtures by
-name in the module namespace.
+The servers themselves (moto, IMDS, sinks) are fixtures of ``tests/integration/conftest.py``.
 """
 
 from __future__ import annotations
@@ -15,18 +14,9 @@ from typing import Callable
 
 import pytest
 
-from fakes.imds import ImdsClient, start_imds
-from fakes.moto import start_moto
-from fakes.sinks import SinksClient, start_sinks
-
 __all__ = [
-    "moto_server",
-    "imds_plain",
-    "imds",
-    "imds_moto",
-    "sinks_server",
-    "sinks",
     "imds_call",
+    "token",
     "scrubbed_env",
     "create_role",
     "wait_until",
@@ -56,6 +46,13 @@ def imds_call(base_url: str, method: str, path: str, headers: dict | None = None
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode()
     finally:
         conn.close()
+
+
+def token(base_url: str, ttl: int = 300) -> str:
+    """An IMDSv2 session token from ``base_url`` (an instance's listener or base path)."""
+    status, _, body = imds_call(base_url, "PUT", "/latest/api/token", {TTL_HEADER: str(ttl)})
+    assert status == 200, body
+    return body
 
 
 def wait_until(check: Callable[[], object], timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
@@ -100,46 +97,3 @@ def create_role(moto_url: str, name: str = ROLE, trusted_arn: str | None = None)
         return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
         return iam.get_role(RoleName=name)["Role"]["Arn"]
-
-
-@pytest.fixture(scope="module")
-def moto_server():
-    server = start_moto()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def imds_plain():
-    """IMDS without moto (made-up credentials): the metadata protocol alone."""
-    server = start_imds()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def imds_moto(moto_server):
-    """IMDS issuing real temporary credentials from moto STS for role ``app-role``."""
-    create_role(moto_server.url)
-    server = start_imds(moto_url=moto_server.url)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def sinks_server():
-    server = start_sinks()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sinks(sinks_server) -> SinksClient:
-    client = SinksClient(sinks_server.url)
-    client.reset()
-    return client
-
-
-@pytest.fixture
-def imds(imds_plain) -> ImdsClient:
-    return ImdsClient(imds_plain.url)
