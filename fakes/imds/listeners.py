@@ -16,7 +16,7 @@ import socket
 
 from aiohttp import web
 
-__all__ = ["Listeners", "LISTENERS_KEY", "LISTENER_APP_KEY"]
+__all__ = ["Listeners", "LISTENER_APP_KEY"]
 
 # Set on the listener app: "this request came in on a per-instance socket".
 LISTENER_APP_KEY = web.AppKey("imds_listener_app", bool)
