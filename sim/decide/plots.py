@@ -69,8 +69,10 @@ def _line_plot(plan, points, param, folder) -> Path:
         mean = np.array([_get(points[i], metric) for i in order])
         low = np.array([_get(points[i], f"{metric}.ci_low") for i in order])
         high = np.array([_get(points[i], f"{metric}.ci_high") for i in order])
-        ax.plot(x[order], mean, "o-", color="tab:orange", label="mean over seeds")
-        ax.fill_between(x[order], low, high, color="tab:orange", alpha=0.25, label="95% CI")
+        _mark_never(ax, x[order], mean)
+        ax.plot(x[order], _finite(mean), "o-", color="tab:orange", label="mean over seeds")
+        ax.fill_between(x[order], _finite(low), _finite(high), color="tab:orange", alpha=0.25,
+                        label="95% CI")
         for s in slos:
             if s.metric == metric:
                 ax.axhline(s.threshold, color="tab:red", ls="--", lw=1, label=f"SLO {s.op} {s.value}")
@@ -84,6 +86,20 @@ def _line_plot(plan, points, param, folder) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """Values to draw: +inf ("never") is not a point on a numeric axis."""
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def _mark_never(ax, x: np.ndarray, mean: np.ndarray) -> None:
+    """Points whose mean is +inf (some seeds never reached the metric): a marker at the top
+    edge of the axes instead of a number."""
+    never = np.isposinf(mean)
+    if never.any():
+        ax.plot(x[never], np.ones(int(never.sum())), "^", color="tab:red", clip_on=False,
+                transform=ax.get_xaxis_transform(), label="never (in some seeds)")
 
 
 def _label(value) -> str:
@@ -160,8 +176,10 @@ def frontier_plot(result, folder: Path) -> Path | None:
     mean = np.array([iv.estimate if iv else np.nan for iv in ivs])
     low = np.array([iv.low if iv else np.nan for iv in ivs])
     high = np.array([iv.high if iv else np.nan for iv in ivs])
-    yerr = np.vstack([np.where(np.isnan(low), 0, mean - low), np.where(np.isnan(high), 0, high - mean)])
     fig, ax = plt.subplots(figsize=(7, 4))
+    _mark_never(ax, x, mean)
+    mean, low, high = _finite(mean), _finite(low), _finite(high)
+    yerr = np.vstack([np.where(np.isnan(low), 0, mean - low), np.where(np.isnan(high), 0, high - mean)])
     ax.plot(x, mean, "-", color="0.6", lw=1)
     ok = np.array([e.passed for e in evals])
     for mask, colour, label in ((ok, "tab:green", "meets every SLO"),
