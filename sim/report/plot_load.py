@@ -20,6 +20,7 @@ from sim.results import Run
 
 from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_right, save, seconds_axis,
                        shade_faults)
+from .clock import clock_note, on_scenario_clock
 from .format import format_rate, format_seconds, format_value
 
 __all__ = ["plot_dependency_load", "draw_dependency_load", "quotas"]
@@ -73,6 +74,7 @@ def plot_dependency_load(run: Run, summary: Summary, folder: Path) -> str:
 
 
 def draw_dependency_load(run: Run, summary: Summary) -> Figure:
+    note, run = clock_note(run), on_scenario_clock(run)
     names = list(run.dependencies) or ["(none)"]
     height = 1.1 + 2.5 * len(names)
     fig, axes = figure(12.5, height, len(names), 1, sharex=True, right=3.0, top=0.75,
@@ -138,7 +140,7 @@ def draw_dependency_load(run: Run, summary: Summary) -> Figure:
         labels.append("fault window")
     if handles:
         legend_right(fig, handles, labels, top=1 - 0.75 / height)
-        axes[-1, 0].set_xlabel("time since run start")
+        axes[-1, 0].set_xlabel("time since run start" + note)
     fig.suptitle("Load on each dependency (faults on this dependency labelled; others faint)",
                  fontsize=12)
     return fig

@@ -20,7 +20,8 @@ from sim.results import Run
 
 from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_below, legend_right, save,
                        seconds_axis, shade_faults)
-from .format import format_seconds, format_value
+from .clock import clock_note, on_scenario_clock
+from .format import format_seconds, format_value, verdict_label
 from .plot_load import draw_dependency_load, plot_dependency_load, quotas
 
 __all__ = ["write_plots", "plot_time_to_ready", "plot_dependency_load", "plot_retries",
@@ -46,6 +47,7 @@ def plot_time_to_ready(run: Run, summary: Summary, folder: Path) -> str:
 
 
 def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
+    note, run = clock_note(run), on_scenario_clock(run)
     launch, ttr = ready_by_launch(run.attempts)
     fig, axes = figure(12.5, 5.6, 1, 2, bottom=1.55, top=0.4, left=0.75, right=0.2, wspace=0.18)
     ax, by_launch = axes[0]
@@ -60,8 +62,8 @@ def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
                 if v.metric.startswith(("time_to_ready.", "time_to_ready_of_ready."))
                 and math.isfinite(v.threshold) and v.verdict != "not_applicable"]
     for v in ttr_slos:
-        ax.axvline(v.threshold, color=PASS if v.passed else FAIL, ls="--", lw=1.3,
-                   label=f"SLO {v.slo} ({'pass' if v.passed else 'FAIL'}, "
+        ax.axvline(v.threshold, color=PASS if v.verdict == "pass" else FAIL, ls="--", lw=1.3,
+                   label=f"SLO {v.slo} ({verdict_label(v)}, "
                          f"measured {format_value(v.measured, v.kind)})")
     if run.faults:
         horizon = run.meta.horizon
@@ -70,7 +72,7 @@ def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
         ax.text(0.98, 0.04, "faults (run time)\n" + text, transform=ax.transAxes, ha="right",
                 va="bottom", fontsize=7.5, color=FAULT,
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": FAULT, "lw": 0.6})
-    ax.set(title="Time to ready (from first launch)", xlabel="time to ready",
+    ax.set(title="Time to ready (from first launch)", xlabel="time to ready" + note,
            ylabel="instances launched ready (%)", ylim=(0, 102))
     seconds_axis(ax.xaxis)
     thresholds = [v.threshold for v in ttr_slos]
@@ -82,11 +84,11 @@ def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
             panel.text(0.5, 0.8, "no instance became ready", transform=panel.transAxes,
                        ha="center", fontsize=11)
 
-    _plot_ttr_by_launch(by_launch, launch, ttr, run)
+    _plot_ttr_by_launch(by_launch, launch, ttr, run, note)
     return fig
 
 
-def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run) -> None:
+def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run, note: str) -> None:
     # Launches (and fault starts) decide the x range: a 2-minute ramp in a 30-minute run
     # should fill the panel, not sit in its first tenth.
     horizon = run.meta.horizon or 1.0
@@ -109,7 +111,7 @@ def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run) -> No
                     label=f"p{q} per launch bin")
     shade_faults(ax, run.faults, horizon)
     ax.set(title="Time to ready by launch time (instances that became ready)",
-           xlabel="first launch (since run start)", ylabel="time to ready")
+           xlabel="first launch (since run start)" + note, ylabel="time to ready")
     ax.set_xlim(0, horizon)
     ax.set_ylim(bottom=0)
     seconds_axis(ax.xaxis)
