@@ -34,6 +34,15 @@ def _file(folder: Path, stem: str) -> Path:
     return folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", stem) + ".png")
 
 
+def _save(plt, fig, folder: Path, stem: str) -> Path:
+    """Lay out, write ``<stem>.png`` into ``folder`` and free the figure."""
+    fig.tight_layout()
+    path = _file(folder, stem)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def _numeric(values) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
@@ -81,11 +90,7 @@ def _line_plot(plan, points, param, folder) -> Path:
     axes[-1][0].set_xlabel(param)
     if not numeric:
         axes[-1][0].set_xticks(range(len(xs)), [_label(v) for v in xs])
-    fig.tight_layout()
-    path = _file(folder, f"sweep-{param}")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, folder, f"sweep-{param}")
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -136,11 +141,7 @@ def _heatmap(plan, points, params, folder) -> Path:
     fig.colorbar(im, ax=ax, label="P(all SLOs pass)")
     ax.set_title(f"{plan.scenario_name}\nP(all SLOs pass), {len(plan.seeds)} seeds per point",
                  fontsize=9)
-    fig.tight_layout()
-    path = _file(folder, f"sweep-{px}-x-{py}")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, folder, f"sweep-{px}-x-{py}")
 
 
 def _scatter(plan, points, param, folder) -> Path:
@@ -155,11 +156,7 @@ def _scatter(plan, points, param, folder) -> Path:
     ax.set_ylabel("P(all SLOs pass)")
     ax.set_title(f"{plan.scenario_name}: {len(points)} points, {len(plan.seeds)} seeds each",
                  fontsize=9)
-    fig.tight_layout()
-    path = _file(folder, f"sweep-{param}")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, folder, f"sweep-{param}")
 
 
 def frontier_plot(result, folder: Path) -> Path | None:
@@ -195,8 +192,4 @@ def frontier_plot(result, folder: Path) -> Path | None:
     ax.set_title(f"{result.scenario_name}: {result.goal} {result.param} "
                  f"(P >= {result.probability:g}, {len(result.seeds)} seeds)", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = _file(folder, f"frontier-{result.param}")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, folder, f"frontier-{result.param}")

@@ -8,7 +8,6 @@ near it, fault windows shaded.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -18,12 +17,12 @@ from sim.metrics import Summary
 from sim.metrics.dependencies import aims_at
 from sim.results import Run
 
-from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_right, save, seconds_axis,
+from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_right, seconds_axis,
                        shade_faults)
 from .clock import clock_note, on_scenario_clock
 from .format import format_rate, format_seconds, format_value
 
-__all__ = ["plot_dependency_load", "draw_dependency_load", "quotas"]
+__all__ = ["draw_dependency_load", "quotas"]
 
 _LOAD_POINTS = 400
 # A quota or capacity line further above the peak than this would squash the load.
@@ -66,11 +65,6 @@ def _draw_quotas(ax, run: Run, name: str, t_end: float, peak: float) -> None:
         if rate is not None and aims_at(fault, name):
             ax.hlines(float(rate), fault.start, fault_end(fault, t_end), color="black", ls=":",
                       lw=1.8, zorder=5, label="quota during a throttle fault")
-
-
-def plot_dependency_load(run: Run, summary: Summary, folder: Path) -> str:
-    """One panel per dependency: calls per second by kind, quotas, fault windows shaded."""
-    return save(draw_dependency_load(run, summary), folder, "dependency_load.png")
 
 
 def draw_dependency_load(run: Run, summary: Summary) -> Figure:

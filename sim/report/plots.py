@@ -22,14 +22,12 @@ from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_below, legen
                        seconds_axis, shade_faults)
 from .clock import clock_note, on_scenario_clock
 from .format import format_seconds, format_value, verdict_label
-from .plot_load import draw_dependency_load, plot_dependency_load, quotas
+from .plot_load import draw_dependency_load, quotas
 
 __all__ = ["write_plots", "plot_time_to_ready", "plot_dependency_load", "plot_retries",
            "plot_phases", "draw_time_to_ready", "draw_dependency_load", "draw_retries",
            "draw_phases", "quotas", "PLOT_FILES"]
 
-PLOT_FILES = ("time_to_ready_cdf.png", "dependency_load.png", "retries_per_boot.png",
-              "phase_breakdown.png")
 _CDF_POINTS = 2000
 _SCATTER_POINTS = 4000
 
@@ -39,11 +37,6 @@ def _thin(sorted_values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarra
     n = sorted_values.size
     ranks = np.unique(np.linspace(0, n - 1, min(n, points)).astype(np.int64))
     return sorted_values[ranks], ranks + 1
-
-
-def plot_time_to_ready(run: Run, summary: Summary, folder: Path) -> str:
-    """CDF of time to ready (with SLO thresholds), and time to ready by launch time."""
-    return save(draw_time_to_ready(run, summary), folder, "time_to_ready_cdf.png")
 
 
 def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
@@ -120,11 +113,6 @@ def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run, note:
     legend_below(ax, ncols=2)
 
 
-def plot_retries(run: Run, summary: Summary, folder: Path) -> str:
-    """How many retries boot attempts needed: a histogram over attempts."""
-    return save(draw_retries(run, summary), folder, "retries_per_boot.png")
-
-
 def draw_retries(run: Run, summary: Summary) -> Figure:
     retries = run.attempts.column("retries")
     fig, axes = figure(8, 4.2, left=0.9, right=1.9)
@@ -155,11 +143,6 @@ def draw_retries(run: Run, summary: Summary) -> Figure:
     return fig
 
 
-def plot_phases(run: Run, summary: Summary, folder: Path) -> str:
-    """Median and p95 time in each boot phase, as horizontal bars."""
-    return save(draw_phases(run, summary), folder, "phase_breakdown.png")
-
-
 def draw_phases(run: Run, summary: Summary) -> Figure:
     phases = [p for p in summary.phases if p.count]
     height = 1.6 + 0.6 * max(len(phases), 1)
@@ -184,7 +167,30 @@ def draw_phases(run: Run, summary: Summary) -> Figure:
     return fig
 
 
+def _plotter(draw, name: str, doc: str):
+    """``plot(run, summary, folder) -> name``: ``draw`` saved as ``name`` in ``folder``."""
+    def plot(run: Run, summary: Summary, folder: Path) -> str:
+        return save(draw(run, summary), Path(folder), name)
+
+    plot.__name__ = plot.__qualname__ = "plot_" + draw.__name__[len("draw_"):]
+    plot.__doc__ = doc
+    plot.file = name
+    return plot
+
+
+# Each report plot: its file and what draws it, in the order report.md shows them.
+plot_time_to_ready = _plotter(draw_time_to_ready, "time_to_ready_cdf.png", "CDF of time to "
+                              "ready (with SLO thresholds), and time to ready by launch time.")
+plot_dependency_load = _plotter(draw_dependency_load, "dependency_load.png", "One panel per "
+                                "dependency: calls per second by kind, quotas, fault windows.")
+plot_retries = _plotter(draw_retries, "retries_per_boot.png", "How many retries boot attempts "
+                        "needed: a histogram over attempts.")
+plot_phases = _plotter(draw_phases, "phase_breakdown.png", "Median and p95 time in each boot "
+                       "phase, as horizontal bars.")
+_PLOTS = (plot_time_to_ready, plot_dependency_load, plot_retries, plot_phases)
+PLOT_FILES = tuple(plot.file for plot in _PLOTS)
+
+
 def write_plots(run: Run, summary: Summary, folder: Path) -> list[str]:
     """Draw every plot into ``folder``; returns the file names written."""
-    return [plot(run, summary, Path(folder)) for plot in
-            (plot_time_to_ready, plot_dependency_load, plot_retries, plot_phases)]
+    return [plot(run, summary, Path(folder)) for plot in _PLOTS]
