@@ -141,3 +141,18 @@ def test_compare_of_two_folders_says_never_in_every_output(tmp_path):
     assert math.isfinite(p50.delta.estimate)  # the median is reached: a finite comparison
     (failure,) = regressions(comparison, [("time_to_ready.p95", "10s")])
     assert "worse by B never" in failure
+
+
+def test_the_sweep_journal_keeps_never_across_a_resume(tmp_path):
+    from sim.decide.journal import Journal
+
+    journal = Journal(tmp_path / "runs.jsonl")
+    journal.append({"point": "p0", "seed": 7, "slos": {},
+                    "metrics": {"time_to_ready.p95": INF, "goodput": math.nan, "x": 1.5}})
+    with open(journal.path, "a") as fh:  # hand-damaged lines: those runs are simply run again
+        fh.write('{"point": "p1", "metrics": {}}\n{"point": "p2", "seed": 1, "metrics": {"x": "soon"}}\n')
+    assert '"time_to_ready.p95": "inf"' in journal.path.read_text()
+    (record,) = journal.load().values()
+    metrics = record["metrics"]
+    assert metrics["time_to_ready.p95"] == INF and math.isnan(metrics["goodput"])
+    assert metrics["x"] == 1.5
