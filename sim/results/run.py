@@ -84,6 +84,11 @@ class Run:
         folder = Path(folder)
         meta = check_fields(folder / "run.json",
                             read_json(folder / "run.json", dict, "the run's metadata"), RunMeta)
+        for name in ("time_scale", "horizon"):  # divided by and divided into
+            value = getattr(meta, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise InvalidRunFolder(f"{folder / 'run.json'}: {name}: expected a number > 0, "
+                                       f"got {value!r}")
         scenario = read_json(folder / "scenario.json", dict, "the run's scenario")
         faults_path = folder / "faults.json"
         faults = [check_fields(faults_path, f, FaultWindow, f"[{i}]") for i, f in

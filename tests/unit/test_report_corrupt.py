@@ -91,6 +91,8 @@ CASES = {
                          ["run.json", "line 2 column", "invalid JSON"]),
     "meta field of the wrong type": (_json_edit("run.json", lambda d: d.update(horizon="soon")),
                                      ["run.json", "horizon", "expected a number", '"soon"']),
+    "time_scale of 0": (_json_edit("run.json", lambda d: d.update(time_scale=0)),
+                        ["run.json", "time_scale: expected a number > 0", "got 0"]),
     "meta field missing": (_json_edit("run.json", lambda d: d.pop("seed")),
                            ["run.json", "seed: missing field", "an integer"]),
     "fault of the wrong shape": (_json_edit("faults.json", lambda d: d[0].update(kind=3)),
