@@ -156,3 +156,14 @@ def test_the_sweep_journal_keeps_never_across_a_resume(tmp_path):
     metrics = record["metrics"]
     assert metrics["time_to_ready.p95"] == INF and math.isnan(metrics["goodput"])
     assert metrics["x"] == 1.5
+
+
+def test_plan_json_and_csv_say_never_for_the_binding_metric():
+    from sim.decide.plan import Evaluation, PlanResult
+
+    stats = aggregate(_records([40.0, INF, INF]), ["time_to_ready.p95 <= 1m"])
+    result = PlanResult("storm", "fleet.size", "max", 0.95, [7, 8, 9], None, None, 5000,
+                        "time_to_ready.p95 <= 1m", [Evaluation(5000, stats, False)])
+    assert result.to_dict()["binding_metric_at_failing"][0] == "inf"  # not null: not measured
+    (row,) = result.rows()
+    assert row["time_to_ready.p95"] == INF and row["time_to_ready.p95.never"] == pytest.approx(2 / 3)
