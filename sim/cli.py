@@ -116,7 +116,10 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rewrite the report of a run folder",
                          description="Re-read a run folder written by `bootstorm run` and "
-                         "rewrite summary.json, metrics.prom, junit.xml, report.md and plots.")
+                         "rewrite summary.json, metrics.prom, junit.xml, report.md and plots "
+                         "(all or none: they are staged and moved in together). A missing, "
+                         "truncated or edited file exits 2 with the file, the line and column "
+                         "or the field, what was expected and what was found.")
     rep.add_argument("folder")
     rep.add_argument("--no-plots", action="store_true")
     rep.add_argument("--allow-unmeasured", action="store_true",

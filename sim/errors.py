@@ -3,7 +3,8 @@
     BootstormError
     ├── InvalidInput               bad input: exit code 2, a clear message, no traceback
     │   ├── InvalidScenario        a scenario file (or an override) fails validation
-    │   └── InvalidArgument        a command-line argument is wrong
+    │   ├── InvalidArgument        a command-line argument is wrong
+    │   └── InvalidRunFolder       a run folder read back is missing a file or is corrupt
     └── RunFailed                  the harness itself could not carry out a run
         └── FakeFailed             a fake server did not start or died
 
@@ -18,6 +19,7 @@ __all__ = [
     "InvalidInput",
     "InvalidScenario",
     "InvalidArgument",
+    "InvalidRunFolder",
     "RunFailed",
     "FakeFailed",
     "Problem",
@@ -67,6 +69,12 @@ class InvalidScenario(InvalidInput):
 
 class InvalidArgument(InvalidInput):
     """A command-line argument is wrong (unknown engine, bad --set syntax, ...)."""
+
+
+class InvalidRunFolder(InvalidInput):
+    """A run folder read back (``bootstorm report``, ``compare``) has a missing, truncated or
+    hand-edited file. The message names the file, the row/column or field, what was expected
+    and what was given."""
 
 
 class RunFailed(BootstormError):

@@ -42,6 +42,11 @@ examples:
 THRESHOLD is in the metric's base unit (seconds, fraction, count; a duration like 10s is
 accepted) or N% of the baseline's value. Exit 1 when a checked metric is significantly worse
 by more than its threshold, or was not measured.
+
+"never" (a percentile some instances never reached): over seeds, B - A compares the share of
+seeds that never reached it; between two run folders, never is a value above all others
+("B never"). A missing or corrupt file in a run folder exits 2 naming it. See
+docs/decisions.md.
 """
 
 
@@ -168,8 +173,7 @@ def _print_points(result) -> None:
         table.add_column(f"{m}\nmean [95% CI]", justify="right")
     for row in result.points:
         cells = [_cell(row[p]) for p in result.plan.params] + [f"{row[ALL_SLOS]:.2f}"]
-        cells += [f"{_cell(row.get(m))} [{_cell(row.get(m + '.ci_low'))}, "
-                  f"{_cell(row.get(m + '.ci_high'))}]" for m in metrics]
+        cells += [_mean_cell(row, m, len(result.plan.seeds)) for m in metrics]
         table.add_row(*cells)
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
 
@@ -178,8 +182,20 @@ def _cell(v) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return "n/a"
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return "never" if v == float("inf") else f"{v:.4g}"
     return str(v)
+
+
+def _mean_cell(row: dict, metric: str, seeds: int) -> str:
+    """``12.5 [11, 14]``; ``never in 2 of 6 seeds`` when some seeds never reached the metric
+    (a mean with a +inf term has no finite interval)."""
+    from sim.decide.fmt import fmt_never
+
+    never = row.get(f"{metric}.never") or 0.0
+    if row.get(metric) == float("inf") and never > 0:
+        return fmt_never(never, int(row.get("seeds") or seeds))
+    return f"{_cell(row.get(metric))} [{_cell(row.get(metric + '.ci_low'))}, " \
+           f"{_cell(row.get(metric + '.ci_high'))}]"
 
 
 def _cmd_plan(args) -> int:

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.decide.stats import Interval, delta_interval, direction, distribution_tests, verdict
+from sim.decide.compare_checks import parse_regression, parse_set_options, regressions
+from sim.decide.fmt import fmt_delta, fmt_interval, fmt_never, fmt_number
+from sim.decide.stats import Interval, delta_interval, distribution_tests, verdict
 from sim.decide.task import applicable_slos, judged_slos
 from sim.errors import InvalidArgument
 
@@ -39,6 +41,9 @@ class MetricDelta:
     candidate: float
     delta: Interval
     verdict: str
+    # Share of seeds in which each side never reached the metric (+inf; compare of scenarios).
+    baseline_never: float = 0.0
+    candidate_never: float = 0.0
 
 
 @dataclass
@@ -54,14 +59,17 @@ class Comparison:
         return next((d for d in self.deltas if d.metric == metric), None)
 
     def to_dict(self) -> dict:
-        def num(v):
-            return None if v is None or v != v else float(v)
+        def num(v):  # +inf ("never") as the string "inf", as summary.json writes it
+            return None if v is None or v != v else "inf" if v == math.inf else float(v)
 
         return {
             "baseline": self.baseline, "candidate": self.candidate, "method": self.method,
             "metrics": {d.metric: {"baseline": num(d.baseline), "candidate": num(d.candidate),
                                    "delta": num(d.delta.estimate), "ci_low": num(d.delta.low),
                                    "ci_high": num(d.delta.high), "n": d.delta.n,
+                                   "delta_of": d.delta.delta_of,
+                                   "baseline_never": d.baseline_never,
+                                   "candidate_never": d.candidate_never,
                                    "verdict": d.verdict} for d in self.deltas},
             "time_to_ready_tests": {k: num(v) for k, v in self.tests.items()},
             "slo_pass": self.slo_pass,
@@ -80,16 +88,15 @@ class Comparison:
                  f"- candidate (B): `{self.candidate}`", f"- intervals: {self.method}", "",
                  "| metric | A | B | B - A | 95% CI | verdict |", "|---|---:|---:|---:|---:|---|"]
         for d in self.deltas:
-            ci = ("-" if d.delta.low != d.delta.low
-                  else f"[{_fmt(d.delta.low)}, {_fmt(d.delta.high)}]")
-            lines.append(f"| {d.metric} | {_fmt(d.baseline)} | {_fmt(d.candidate)} | "
-                         f"{_fmt(d.delta.estimate)} | {ci} | {d.verdict} |")
+            lines.append(f"| {d.metric} | {_side(d.baseline, d.baseline_never, d.delta.n)} | "
+                         f"{_side(d.candidate, d.candidate_never, d.delta.n)} | "
+                         f"{fmt_delta(d.delta)} | {fmt_interval(d.delta)} | {d.verdict} |")
         t = self.tests
         lines += ["", "## time to ready: are the two distributions the same?", "",
-                  f"- Mann-Whitney U = {_fmt(t.get('mannwhitney_u'))}, "
-                  f"p = {_fmt(t.get('mannwhitney_p'))}",
-                  f"- Kolmogorov-Smirnov D = {_fmt(t.get('ks_statistic'))}, "
-                  f"p = {_fmt(t.get('ks_p'))}",
+                  f"- Mann-Whitney U = {fmt_number(t.get('mannwhitney_u'))}, "
+                  f"p = {fmt_number(t.get('mannwhitney_p'))}",
+                  f"- Kolmogorov-Smirnov D = {fmt_number(t.get('ks_statistic'))}, "
+                  f"p = {fmt_number(t.get('ks_p'))}",
                   f"- samples: A {t.get('n_a', 0):,}, B {t.get('n_b', 0):,} instances that "
                   "became ready"]
         if self.slo_pass:
@@ -97,16 +104,13 @@ class Comparison:
                       "|---|---:|---:|"]
             a, b = self.slo_pass.get("baseline", {}), self.slo_pass.get("candidate", {})
             for slo in dict.fromkeys(list(a) + list(b)):
-                lines.append(f"| {slo} | {_fmt(a.get(slo))} | {_fmt(b.get(slo))} |")
+                lines.append(f"| {slo} | {fmt_number(a.get(slo))} | {fmt_number(b.get(slo))} |")
         return "\n".join(lines) + "\n"
 
 
-def _fmt(v) -> str:
-    if v is None or v != v:
-        return "n/a"
-    if isinstance(v, float) and not v.is_integer():
-        return f"{v:.4g}"
-    return f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:.4g}"
+def _side(value: float, never: float, n: int) -> str:
+    """One side's mean: ``never in 3 of 10 seeds`` when some seeds never reached it."""
+    return fmt_never(never, n) if value == math.inf and never > 0 else fmt_number(value)
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -118,13 +122,18 @@ def _quantile(q: float):
     return lambda x, axis=-1: np.percentile(x, q, axis=axis)
 
 
-_TTR_STATS = {f"time_to_ready.p{q:g}": _quantile(q) for q in (50, 90, 95, 99, 99.9)}
-_TTR_STATS["time_to_ready.mean"] = np.mean
+# time_to_ready.* is over every instance launched (+inf: never ready), _of_ready.* over the
+# instances that became ready: each is compared on the sample it is defined on.
+_TTR_STATS = {f"{name}.p{q:g}": _quantile(q) for q in (50, 90, 95, 99, 99.9)
+              for name in ("time_to_ready", "time_to_ready_of_ready")}
+_TTR_STATS.update({f"{name}.mean": np.mean for name in ("time_to_ready", "time_to_ready_of_ready")})
 
 
-def _samples(folder: Path) -> dict[str, np.ndarray]:
+def _samples(folder: Path, time_scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Per-instance and per-attempt samples of a run folder; times on the scenario's clock
+    (an exec run's wall seconds / its time_scale), as the metrics in its summary.json."""
     from sim.metrics import time_to_ready
-    from sim.metrics.attempts import instance_count
+    from sim.metrics.attempts import instance_count, time_to_ready_fleet
     from sim.results.attempts import AttemptTable
 
     table = AttemptTable.read_csv(folder / "attempts.csv")
@@ -132,7 +141,8 @@ def _samples(folder: Path) -> dict[str, np.ndarray]:
     n = instance_count(table)
     outcome = np.asarray(table.outcome, dtype=object)
     return {
-        "time_to_ready": ttr,
+        "time_to_ready": time_to_ready_fleet(table) / time_scale,
+        "time_to_ready_of_ready": ttr / time_scale,
         "ready": np.r_[np.ones(ttr.size), np.zeros(max(0, n - ttr.size))],
         "retries": table.column("retries").astype(np.float64),
         "errors": ((outcome == "failed") | (outcome == "hung")).astype(np.float64) * 1000.0,
@@ -154,15 +164,18 @@ def compare_folders(folder_a: str | Path, folder_b: str | Path, *, seed: int = 0
     """Compare two single runs; intervals by bootstrap over instances/attempts."""
     folder_a, summary_a = _read_folder(folder_a)
     folder_b, summary_b = _read_folder(folder_b)
-    sa, sb = _samples(folder_a), _samples(folder_b)
+    sa, sb = (_samples(f, s.meta.get("time_scale") or 1.0)
+              for f, s in ((folder_a, summary_a), (folder_b, summary_b)))
     rng = _rng(seed)
     deltas = []
     for metric in dict.fromkeys(list(summary_a.metrics) + list(summary_b.metrics)):
         a = summary_a.metrics.get(metric, math.nan)
         b = summary_b.metrics.get(metric, math.nan)
         if metric in _TTR_STATS:
-            iv = delta_interval(sa["time_to_ready"], sb["time_to_ready"], rng, paired=False,
-                                statistic=_TTR_STATS[metric], resamples=1000)
+            sample = metric.partition(".")[0]
+            iv = delta_interval(sa[sample], sb[sample], rng, paired=False,
+                                statistic=_TTR_STATS[metric], resamples=1000,
+                                order_statistic=True)
         elif metric == "bootstrap_success_rate":
             iv = delta_interval(sa["ready"], sb["ready"], rng, paired=False)
         elif metric == "bootstrap_retries.mean":
@@ -170,43 +183,16 @@ def compare_folders(folder_a: str | Path, folder_b: str | Path, *, seed: int = 0
         elif metric == "bootstrap_error_rate":
             iv = delta_interval(sa["errors"], sb["errors"], rng, paired=False)
         else:
-            iv = Interval(b - a, math.nan, math.nan, 1, "none")
+            iv = Interval(0.0 if a == b else b - a, math.nan, math.nan, 1, "none")  # never == never
         v = verdict(metric, iv) if iv.method != "none" or iv.estimate != iv.estimate else NOT_TESTED
         deltas.append(MetricDelta(metric, a, b, iv, v))
-    tests = distribution_tests(sa["time_to_ready"], sb["time_to_ready"])
+    tests = distribution_tests(sa["time_to_ready_of_ready"], sb["time_to_ready_of_ready"])
     slo_pass = {side: {slo: float(ok) for slo, ok in judged_slos(s.verdicts).items()}
                 for side, s in (("baseline", summary_a), ("candidate", summary_b))}
     return Comparison(str(folder_a), str(folder_b),
                       "bootstrap over the instances (or attempts) of each run; metrics of a "
                       "whole run have no interval from one run each (not tested)",
                       deltas, tests, slo_pass)
-
-
-def parse_set_options(text: str, option: str) -> list[str]:
-    """``'--set a=1 --set b=2'`` (or ``'a=1 b=2'``) -> ``['a=1', 'b=2']``."""
-    import shlex
-
-    try:
-        tokens = shlex.split(text)
-    except ValueError as exc:
-        raise InvalidArgument(f"{option} {text!r}: {exc}") from None
-    out, i = [], 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok == "--set":
-            if i + 1 >= len(tokens):
-                raise InvalidArgument(f"{option} {text!r}: --set needs PATH=VALUE after it")
-            out.append(tokens[i + 1])
-            i += 2
-            continue
-        if tok.startswith("--set="):
-            out.append(tok[len("--set="):])
-        elif "=" in tok and not tok.startswith("-"):
-            out.append(tok)
-        else:
-            raise InvalidArgument(f"{option} {text!r}: expected '--set PATH=VALUE ...', got {tok!r}")
-        i += 1
-    return out
 
 
 def compare_scenarios(scenario_file: str | Path, baseline: list[str], candidate: list[str], *,
@@ -244,7 +230,8 @@ def compare_scenarios(scenario_file: str | Path, baseline: list[str], candidate:
         a = np.array([r["metrics"].get(metric, math.nan) for r in ra], dtype=float)
         b = np.array([r["metrics"].get(metric, math.nan) for r in rb], dtype=float)
         iv = delta_interval(a, b, rng, paired=True)
-        deltas.append(MetricDelta(metric, _nanmean(a), _nanmean(b), iv, verdict(metric, iv)))
+        deltas.append(MetricDelta(metric, _nanmean(a), _nanmean(b), iv, verdict(metric, iv),
+                                  _never_share(a), _never_share(b)))
     pooled = {side: np.concatenate([np.asarray(r.get("time_to_ready", []), float)
                                     for r in rs]) for side, rs in by_side.items()}
     tests = distribution_tests(pooled["baseline"], pooled["candidate"])
@@ -258,64 +245,23 @@ def compare_scenarios(scenario_file: str | Path, baseline: list[str], candidate:
 
 
 def _nanmean(v: np.ndarray) -> float:
+    """The mean of the measured values; +inf when some were never reached (no inf - inf)."""
     v = v[~np.isnan(v)]
+    if np.isposinf(v).any():
+        return math.inf
     return float(v.mean()) if v.size else math.nan
 
 
-def parse_regression(text: str) -> tuple[str, str]:
-    """``time_to_ready.p95:10s`` -> (metric, threshold text); checked against the metric list."""
-    from sim.scenario.slos import metric_kind
-
-    metric, sep, threshold = text.rpartition(":")
-    if not sep or not metric or not threshold.strip():
-        raise InvalidArgument(f"--fail-on-regression expects METRIC:THRESHOLD (e.g. "
-                              f"time_to_ready.p95:10s or bootstrap_success_rate:1%), got {text!r}")
-    if metric_kind(metric) is None:
-        raise InvalidArgument(f"--fail-on-regression {text}: unknown metric {metric!r}; "
-                              "expected a metric name as in an SLO (time_to_ready.p95, ...)")
-    _threshold(metric, threshold, 1.0, text)  # fails now on a bad value
-    return metric, threshold.strip()
-
-
-def _threshold(metric: str, text: str, baseline: float, option: str) -> float:
-    from sim.units import parse_duration
-
-    text = text.strip()
-    try:
-        if text.endswith("%"):
-            return abs(baseline) * float(text[:-1]) / 100
-        try:
-            return float(text)
-        except ValueError:
-            return parse_duration(text)
-    except ValueError:
-        raise InvalidArgument(f"--fail-on-regression {option}: expected a threshold like 10, "
-                              f"30s or 5% (of the baseline), got {text!r}") from None
-
-
-def regressions(comparison: Comparison, checks: list[tuple[str, str]]) -> list[str]:
-    """Messages for each check the candidate fails: the metric got significantly worse by more
-    than the threshold (``N%``: of the baseline's value), or was not measured."""
-    failures = []
-    for metric, threshold_text in checks:
-        d = comparison.get(metric)
-        if d is None or d.delta.estimate != d.delta.estimate:
-            failures.append(f"{metric}: not measured in both runs, so it cannot be shown not to "
-                            "have regressed")
-            continue
-        allowed = _threshold(metric, threshold_text, d.baseline, f"{metric}:{threshold_text}")
-        worse_by = -d.delta.estimate * (direction(metric) or -1)
-        if d.verdict == "worse" and worse_by > allowed:
-            failures.append(f"{metric}: worse by {_fmt(worse_by)} (A {_fmt(d.baseline)} -> B "
-                            f"{_fmt(d.candidate)}, 95% CI of B - A [{_fmt(d.delta.low)}, "
-                            f"{_fmt(d.delta.high)}]), more than the allowed {threshold_text}")
-    return failures
+def _never_share(v: np.ndarray) -> float:
+    v = v[~np.isnan(v)]
+    return float(np.isposinf(v).mean()) if v.size else 0.0
 
 
 def write_comparison(comparison: Comparison, folder: str | Path) -> Path:
     """``compare.md`` and ``compare.json`` in ``folder``."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "compare.md").write_text(comparison.to_markdown())
-    (folder / "compare.json").write_text(comparison.to_json())
+    texts = {"compare.md": comparison.to_markdown(), "compare.json": comparison.to_json()}
+    folder.mkdir(parents=True, exist_ok=True)  # both rendered first: never one without the other
+    for name, text in texts.items():
+        (folder / name).write_text(text)
     return folder

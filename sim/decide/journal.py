@@ -12,6 +12,8 @@ import math
 import os
 from pathlib import Path
 
+from sim.metrics.summary_file import json_nulls, number
+
 __all__ = ["Journal", "json_safe"]
 
 
@@ -34,13 +36,17 @@ class Journal:
                 continue
             try:
                 rec = json.loads(line)
-            except json.JSONDecodeError:
+                rec["metrics"] = {k: number(v) for k, v in rec["metrics"].items()}
+                key = (str(rec["point"]), int(rec["seed"]))
+            except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # a line damaged some other way: that run is simply done again
-            rec["metrics"] = {k: math.nan if v is None else v for k, v in rec["metrics"].items()}
-            records[(rec["point"], int(rec["seed"]))] = rec
+            records[key] = rec
         return records
 
     def append(self, record: dict) -> None:
+        # Metrics as summary.json writes them: NaN (not measured) null, +inf (never) "inf";
+        # json_safe would make "never" null, and a resumed sweep would read "not measured".
+        record = {**record, "metrics": json_nulls(record.get("metrics", {}))}
         line = json.dumps(json_safe(record), sort_keys=True, allow_nan=False) + "\n"
         # One write of the whole line, flushed to the kernel: a killed process leaves either
         # the full line or a torn tail that ``load`` cuts off.

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.decide.fmt import NEVER, fmt_estimate
 from sim.decide.stats import Interval
 from sim.decide.table import PointStats, aggregate
 from sim.decide.task import applicable_slos, judged_slos
@@ -80,10 +81,19 @@ def replicate(scenario, *, seeds: list[int], engine: str = "sim", out_dir=None,
 
 
 def _fmt(v: float) -> str:
-    return "not measured" if v != v else f"{v:.6g}"
+    return "not measured" if v != v else NEVER if v == math.inf else f"{v:.6g}"
+
+
+def _mean_text(iv: Interval) -> str:
+    """The mean over seeds; ``never in 1 of 3 seeds`` when some seeds never reached it."""
+    return fmt_estimate(iv) if iv.method == "never" and iv.estimate == math.inf else _fmt(iv.estimate)
 
 
 def _interval_text(iv: Interval) -> str:
+    """`` (mean of 3 seeds, 95% CI [a, b])``; a metric some seeds never reached has no finite
+    interval: `` (no finite interval over seeds)``."""
+    if iv.method == "never":
+        return " (no finite interval over seeds)" if 0 < iv.never < 1 else ""
     if iv.n > 1 and iv.low == iv.low:
         return f" (mean of {iv.n} seeds, 95% CI [{_fmt(iv.low)}, {_fmt(iv.high)}])"
     return ""
@@ -110,7 +120,7 @@ def check_metric(outcome: Outcome, metric: str, op: str, threshold) -> str | Non
     iv = outcome.metric(metric)
     if slo.holds(iv.estimate):
         return None
-    measured = _fmt(iv.estimate) if iv.estimate == iv.estimate else "not measured (NaN)"
+    measured = _mean_text(iv) if iv.estimate == iv.estimate else "not measured (NaN)"
     return (f"{outcome.scenario_name}: {metric} = {measured}{_interval_text(iv)}; expected "
             f"{op} {threshold} (= {slo.threshold:g} in base units); seeds {outcome.seeds}; "
             f"{outcome.where()}")
@@ -135,7 +145,7 @@ def check_slos(outcome: Outcome, slo: str | None = None, probability: float = 1.
         s = parse_slos([text])[0]
         iv = outcome.metric(s.metric)
         failing.append(f"  {text}: passed in {share:.0%} of {len(outcome.seeds)} seeds (needed "
-                       f"{probability:.0%}); {s.metric} = {_fmt(iv.estimate)}"
+                       f"{probability:.0%}); {s.metric} = {_mean_text(iv)}"
                        f"{_interval_text(iv)}, threshold {s.op} {s.threshold:g}")
     if not failing:
         return None

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sim.decide.space import point_overrides
 from sim.decide.table import PointStats, aggregate
+from sim.metrics.summary_file import json_nulls
 from sim.decide.task import Task, applicable_slos, run_tasks
 from sim.errors import InvalidArgument
 
@@ -56,7 +57,9 @@ class PlanResult:
             from sim.metrics import parse_slos
 
             iv = e.stats.metrics.get(parse_slos([self.binding_slo])[0].metric)
-            return None if iv is None else [iv.estimate, iv.low, iv.high]
+            # +inf (never, in some seeds) as "inf", as summary.json writes it: JSON's null
+            # would read "not measured".
+            return None if iv is None else [json_nulls(v) for v in (iv.estimate, iv.low, iv.high)]
 
         return {
             "scenario": self.scenario_name, "param": self.param, "goal": self.goal,
@@ -79,6 +82,8 @@ class PlanResult:
             for name, iv in e.stats.metrics.items():
                 row.update({name: iv.estimate, f"{name}.ci_low": iv.low,
                             f"{name}.ci_high": iv.high})
+                if iv.never:  # some seeds never reached it: the mean is never, no interval
+                    row[f"{name}.never"] = iv.never
             rows.append(row)
         return rows
 

@@ -34,6 +34,15 @@ def _file(folder: Path, stem: str) -> Path:
     return folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", stem) + ".png")
 
 
+def _save(plt, fig, folder: Path, stem: str) -> Path:
+    """Lay out, write ``<stem>.png`` into ``folder`` and free the figure."""
+    fig.tight_layout()
+    path = _file(folder, stem)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def _numeric(values) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
@@ -69,8 +78,10 @@ def _line_plot(plan, points, param, folder) -> Path:
         mean = np.array([_get(points[i], metric) for i in order])
         low = np.array([_get(points[i], f"{metric}.ci_low") for i in order])
         high = np.array([_get(points[i], f"{metric}.ci_high") for i in order])
-        ax.plot(x[order], mean, "o-", color="tab:orange", label="mean over seeds")
-        ax.fill_between(x[order], low, high, color="tab:orange", alpha=0.25, label="95% CI")
+        _mark_never(ax, x[order], mean)
+        ax.plot(x[order], _finite(mean), "o-", color="tab:orange", label="mean over seeds")
+        ax.fill_between(x[order], _finite(low), _finite(high), color="tab:orange", alpha=0.25,
+                        label="95% CI")
         for s in slos:
             if s.metric == metric:
                 ax.axhline(s.threshold, color="tab:red", ls="--", lw=1, label=f"SLO {s.op} {s.value}")
@@ -79,11 +90,21 @@ def _line_plot(plan, points, param, folder) -> Path:
     axes[-1][0].set_xlabel(param)
     if not numeric:
         axes[-1][0].set_xticks(range(len(xs)), [_label(v) for v in xs])
-    fig.tight_layout()
-    path = _file(folder, f"sweep-{param}")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, folder, f"sweep-{param}")
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """Values to draw: +inf ("never") is not a point on a numeric axis."""
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def _mark_never(ax, x: np.ndarray, mean: np.ndarray) -> None:
+    """Points whose mean is +inf (some seeds never reached the metric): a marker at the top
+    edge of the axes instead of a number."""
+    never = np.isposinf(mean)
+    if never.any():
+        ax.plot(x[never], np.ones(int(never.sum())), "^", color="tab:red", clip_on=False,
+                transform=ax.get_xaxis_transform(), label="never (in some seeds)")
 
 
 def _label(value) -> str:
@@ -120,11 +141,7 @@ def _heatmap(plan, points, params, folder) -> Path:
     fig.colorbar(im, ax=ax, label="P(all SLOs pass)")
     ax.set_title(f"{plan.scenario_name}\nP(all SLOs pass), {len(plan.seeds)} seeds per point",
                  fontsize=9)
-    fig.tight_layout()
-    path = _file(folder, f"sweep-{px}-x-{py}")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, folder, f"sweep-{px}-x-{py}")
 
 
 def _scatter(plan, points, param, folder) -> Path:
@@ -139,11 +156,7 @@ def _scatter(plan, points, param, folder) -> Path:
     ax.set_ylabel("P(all SLOs pass)")
     ax.set_title(f"{plan.scenario_name}: {len(points)} points, {len(plan.seeds)} seeds each",
                  fontsize=9)
-    fig.tight_layout()
-    path = _file(folder, f"sweep-{param}")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, folder, f"sweep-{param}")
 
 
 def frontier_plot(result, folder: Path) -> Path | None:
@@ -160,8 +173,10 @@ def frontier_plot(result, folder: Path) -> Path | None:
     mean = np.array([iv.estimate if iv else np.nan for iv in ivs])
     low = np.array([iv.low if iv else np.nan for iv in ivs])
     high = np.array([iv.high if iv else np.nan for iv in ivs])
-    yerr = np.vstack([np.where(np.isnan(low), 0, mean - low), np.where(np.isnan(high), 0, high - mean)])
     fig, ax = plt.subplots(figsize=(7, 4))
+    _mark_never(ax, x, mean)
+    mean, low, high = _finite(mean), _finite(low), _finite(high)
+    yerr = np.vstack([np.where(np.isnan(low), 0, mean - low), np.where(np.isnan(high), 0, high - mean)])
     ax.plot(x, mean, "-", color="0.6", lw=1)
     ok = np.array([e.passed for e in evals])
     for mask, colour, label in ((ok, "tab:green", "meets every SLO"),
@@ -177,8 +192,4 @@ def frontier_plot(result, folder: Path) -> Path | None:
     ax.set_title(f"{result.scenario_name}: {result.goal} {result.param} "
                  f"(P >= {result.probability:g}, {len(result.seeds)} seeds)", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = _file(folder, f"frontier-{result.param}")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, folder, f"frontier-{result.param}")

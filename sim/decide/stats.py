@@ -9,6 +9,15 @@ module state), so the same runs give the same intervals.
 - A difference between two sets of runs is a bootstrap interval of mean(B) - mean(A); paired
   when both sides ran the same seeds (common random numbers), which removes the seed's noise.
 - Mann-Whitney U and Kolmogorov-Smirnov (``scipy.stats``) compare whole time-to-ready samples.
+
+"Never" (+inf: a fleet percentile some instances never reached, a drain that never ended) is a
+value, not a number to average. A mean over values of which some are +inf is +inf and has no
+finite interval: the Interval says so (``method == "never"``, low/high NaN, or +inf when every
+value is) and ``never`` holds the share of the values that were +inf. A difference where
+either side has a +inf is taken on that share instead (``delta_of == "never share"``: B's
+share of never minus A's, with its bootstrap interval), except for a percentile over one run's
+instances, where "never" is kept as a value above every other (``order_statistic``): the
+interval's ends may then be +-inf. No arithmetic ever meets inf - inf.
 """
 
 from __future__ import annotations
@@ -45,7 +54,9 @@ class Interval:
     low: float
     high: float
     n: int
-    method: str  # "t", "bootstrap", "none"
+    method: str  # "t", "bootstrap", "none", "never" (a mean over values some of which are +inf)
+    never: float = 0.0  # share of the values that were +inf ("never"); for a delta: B's - A's
+    delta_of: str = "value"  # a delta: "value" (B - A), or "never share" (B's share - A's)
 
     def excludes_zero(self) -> bool:
         return (self.low > 0 or self.high < 0) if self.low == self.low else False
@@ -56,13 +67,30 @@ def _clean(values) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
+def _never_interval(v: np.ndarray) -> Interval | None:
+    """The mean of ``v`` when some values are infinite: +inf (-inf), no finite interval; None
+    when every value is finite."""
+    infinite = np.isinf(v)
+    if not infinite.any():
+        return None
+    signs = set(np.sign(v[infinite]).tolist())
+    estimate = math.nan if len(signs) > 1 else math.inf * signs.pop()
+    bound = estimate if infinite.all() and v.size > 1 else math.nan
+    return Interval(estimate, bound, bound, int(v.size), "never",
+                    float(np.isposinf(v).mean()))
+
+
 def mean_interval(values, confidence: float = CONFIDENCE) -> Interval:
-    """Mean and Student t-interval of independent replications (NaNs dropped)."""
+    """Mean and Student t-interval of independent replications (NaNs dropped; see the module
+    docstring for values that are +inf)."""
     from scipy import stats
 
     v = _clean(values)
     if v.size == 0:
         return Interval(math.nan, math.nan, math.nan, 0, "none")
+    never = _never_interval(v)
+    if never is not None:
+        return never
     mean = float(v.mean())
     if v.size < 2:
         return Interval(mean, math.nan, math.nan, 1, "none")
@@ -81,6 +109,9 @@ def bootstrap_interval(values, rng: np.random.Generator, statistic=np.mean,
     v = _clean(values)
     if v.size == 0:
         return Interval(math.nan, math.nan, math.nan, 0, "none")
+    never = _never_interval(v) if statistic is np.mean else None
+    if never is not None:
+        return never
     estimate = float(statistic(v))
     if v.size < 2:
         return Interval(estimate, math.nan, math.nan, 1, "none")
@@ -106,11 +137,15 @@ def metric_interval(metric: str, values, rng: np.random.Generator) -> Interval:
 
 
 def delta_interval(a, b, rng: np.random.Generator, *, paired: bool, statistic=np.mean,
-                   confidence: float = CONFIDENCE, resamples: int = _RESAMPLES) -> Interval:
+                   confidence: float = CONFIDENCE, resamples: int = _RESAMPLES,
+                   order_statistic: bool = False) -> Interval:
     """statistic(b) - statistic(a) with a bootstrap interval. ``paired``: a[i] and b[i] share a
-    seed, so pairs are resampled together (pairs with a NaN on either side are dropped)."""
-    from scipy import stats
+    seed, so pairs are resampled together (pairs with a NaN on either side are dropped).
 
+    With +inf values on either side: ``order_statistic`` (``statistic`` is a percentile) keeps
+    "never" as a value above all others, so an end of the interval may be +-inf; otherwise the
+    delta is of the share of values that were +inf (``delta_of == "never share"``).
+    """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if paired:
@@ -120,6 +155,40 @@ def delta_interval(a, b, rng: np.random.Generator, *, paired: bool, statistic=np
         a, b = _clean(a), _clean(b)
     if a.size == 0 or b.size == 0:
         return Interval(math.nan, math.nan, math.nan, 0, "none")
+    if np.isinf(a).any() or np.isinf(b).any():
+        if order_statistic:
+            return _order_delta(a, b, rng, statistic, paired, confidence, resamples)
+        iv = _delta(np.isposinf(a).astype(float), np.isposinf(b).astype(float), rng, paired,
+                    np.mean, confidence, resamples)
+        return Interval(iv.estimate, iv.low, iv.high, iv.n, iv.method, iv.estimate,
+                        "never share")
+    return _delta(a, b, rng, paired, statistic, confidence, resamples)
+
+
+# "Never" stands in as this finite value while ordering and resampling (as in
+# sim.metrics._stats), so no arithmetic meets inf - inf; anything beyond _NEVER_FROM is never.
+# Small enough that scipy's standard error of the bootstrap distribution (a sum of squares)
+# does not overflow, and far above any real duration.
+_NEVER = 1e150
+_NEVER_FROM = 1e140
+
+
+def _order_delta(a, b, rng, statistic, paired, confidence, resamples) -> Interval:
+    def stat(x, axis=-1):
+        value = statistic(x, axis=axis)
+        return np.where(value >= _NEVER_FROM, _NEVER, value)  # interpolated towards never
+
+    def back(x: float) -> float:
+        return math.copysign(math.inf, x) if abs(x) >= _NEVER_FROM else x
+
+    iv = _delta(np.where(np.isposinf(a), _NEVER, a), np.where(np.isposinf(b), _NEVER, b), rng,
+                paired, stat, confidence, resamples)
+    return Interval(back(iv.estimate), back(iv.low), back(iv.high), iv.n, iv.method)
+
+
+def _delta(a, b, rng, paired, statistic, confidence, resamples) -> Interval:
+    from scipy import stats
+
     estimate = float(statistic(b) - statistic(a))
     n = int(min(a.size, b.size))
     if n < 2:

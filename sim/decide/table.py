@@ -3,6 +3,11 @@
 The table has one row per run (``row == "run"``: the metric values of one seed, each SLO as
 1/0) and one row per point (``row == "point"``: every metric's mean over seeds with its 95%
 interval in ``<metric>.ci_low`` / ``<metric>.ci_high``, each SLO's pass probability).
+
+A metric that was +inf ("never") in some seeds of a point has the mean +inf and no interval
+(empty ``ci_low``/``ci_high``, or +inf when every seed was never); its column
+``<metric>.never`` holds the share of seeds that never reached it, at every point (0 where
+all did). A metric never +inf anywhere in the sweep has no such column.
 """
 
 from __future__ import annotations
@@ -83,9 +88,11 @@ def point_rows(plan, records: list[dict]) -> list[dict]:
     by_point: dict[str, list[dict]] = {}
     for r in records:
         by_point.setdefault(r["point"], []).append(r)
+    per_point = [aggregate(by_point.get(key, []), plan.slos, seed=plan.seeds[0] * 1000 + i)
+                 for i, key in enumerate(_keys(plan))]
+    ever_never = {name for stats in per_point for name, iv in stats.metrics.items() if iv.never}
     rows = []
-    for i, (key, params) in enumerate(zip(_keys(plan), plan.points)):
-        stats = aggregate(by_point.get(key, []), plan.slos, seed=plan.seeds[0] * 1000 + i)
+    for i, (params, stats) in enumerate(zip(plan.points, per_point)):
         row = {"row": "point", "point": i, **params, "seed": None, "seeds": stats.n,
                ALL_SLOS: stats.all_pass}
         row.update({f"slo:{s}": p for s, p in stats.slo_pass.items()})
@@ -93,6 +100,8 @@ def point_rows(plan, records: list[dict]) -> list[dict]:
             row[name] = iv.estimate
             row[f"{name}.ci_low"] = iv.low
             row[f"{name}.ci_high"] = iv.high
+            if name in ever_never:
+                row[f"{name}.never"] = iv.never
         rows.append(row)
     return rows
 

@@ -26,13 +26,12 @@ from .dependencies import (
     metastability_tail,
 )
 from .phases import Phase, phase_breakdown
-from .verdicts import NOT_APPLICABLE, UNMEASURED, Verdict, evaluate_slos, parse_slos
+from .summary_file import check_summary, json_nulls, nan_or_float, number, verdict_fields
+from .verdicts import NOT_APPLICABLE, PASS, UNMEASURED, Verdict, evaluate_slos, parse_slos
 
 __all__ = ["Summary", "summarize", "compute_metrics", "to_scenario_clock", "validity_warnings",
            "CAPACITY_WARNING_SHARE"]
 
-# JSON has no infinity: summary.json writes it as this string (NaN, not measured, is null).
-INFINITY = "inf"
 # A fake serving this share of its capacity is the bottleneck: the run measured the harness.
 CAPACITY_WARNING_SHARE = 0.9
 _HARNESS_ENGINES = ("exec", "load")
@@ -80,52 +79,51 @@ class Summary:
     def to_json(self) -> str:
         """JSON text; NaN (not measured) becomes null, infinity (never) the string "inf"."""
         data = asdict(self)
-        data["slos_passed"] = self.slos_passed
-        return json.dumps(_nulls(data), indent=2, allow_nan=False)
+        # "passed" in the file is what a reader takes it for: measured and held. Whether an
+        # SLO counts against the run (an unmeasured one may not, with --allow-unmeasured) is
+        # "fails_run"; "slos_accepted" is the exit code's view, "slos_passed" the strict one.
+        for row, v in zip(data["verdicts"], self.verdicts):
+            row["passed"], row["fails_run"] = v.verdict == PASS, v.failed
+        judged = [v for v in self.verdicts if v.verdict != NOT_APPLICABLE]
+        data["slos_passed"] = all(v.verdict == PASS for v in judged)
+        data["slos_accepted"] = self.slos_passed
+        return json.dumps(json_nulls(data), indent=2, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> "Summary":
-        data = json.loads(text)
-        data.pop("slos_passed", None)
-        data["metrics"] = {k: _number(v) for k, v in data["metrics"].items()}
-        data["step_retries"] = {k: _nan(v) for k, v in data["step_retries"].items()}
+        return cls._from_data(json.loads(text))
+
+    @classmethod
+    def _from_data(cls, data: dict) -> "Summary":
+        data = dict(data)
+        for key in ("slos_passed", "slos_accepted"):
+            data.pop(key, None)
+        data["metrics"] = {k: number(v) for k, v in data["metrics"].items()}
+        data["step_retries"] = {k: nan_or_float(v) for k, v in data["step_retries"].items()}
         data["verdicts"] = [
-            Verdict(**{**v, "measured": _number(v["measured"]), "threshold": _nan(v["threshold"])})
+            Verdict(**{**verdict_fields(v), "measured": number(v["measured"]),
+                       "threshold": nan_or_float(v["threshold"])})
             for v in data["verdicts"]
         ]
         data["phases"] = [
-            Phase(**{**p, "p50": _nan(p["p50"]), "p95": _nan(p["p95"])}) for p in data["phases"]
+            Phase(**{**p, "p50": nan_or_float(p["p50"]), "p95": nan_or_float(p["p95"])}) for p in data["phases"]
         ]
         return cls(**data)
 
     @classmethod
     def read(cls, path: Path) -> "Summary":
-        return cls.from_json(Path(path).read_text())
+        """summary.json read back; a missing, garbled or edited one is ``InvalidRunFolder``
+        naming the field, what was expected and what was given."""
+        from sim.errors import InvalidRunFolder
+        from sim.results.reading import read_json
 
-
-def _nan(value) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _number(value) -> float:
-    """A metric as summary.json holds it: null (not measured), "inf" (never), or a number."""
-    if value in (INFINITY, "-" + INFINITY):
-        return float(value)
-    return _nan(value)
-
-
-def _nulls(obj):
-    if isinstance(obj, float):
-        if math.isinf(obj):  # "never" (e.g. time to ready of an instance that never booted)
-            return INFINITY if obj > 0 else "-" + INFINITY
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _nulls(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_nulls(v) for v in obj]
-    if hasattr(obj, "item"):  # numpy scalars
-        return _nulls(obj.item())
-    return obj
+        data = read_json(path, dict, "the run's summary (summary.json)")
+        check_summary(path, data)
+        try:
+            return cls._from_data(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidRunFolder(f"{path}: not a summary written by `bootstorm run` "
+                                   f"({type(exc).__name__}: {exc})") from None
 
 
 def run_end(run: Run) -> float:

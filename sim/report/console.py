@@ -83,6 +83,7 @@ def render_console(summary: Summary, console: Console) -> None:
     for warning in summary.warnings:
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     if summary.verdicts:
-        color = "green" if summary.slos_passed else "red"
+        color = ("red" if not summary.slos_passed else "yellow" if summary.unmeasured
+                 else "green")  # allowed but not measured: not a green pass
         line = verdict_line(summary.verdicts, summary.meta.get("engine"))
         console.print(f"[bold {color}]{line}[/]")

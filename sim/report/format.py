@@ -102,21 +102,23 @@ def verdict_label(verdict) -> str:
 def verdict_line(verdicts, engine: str | None = None) -> str:
     """``2 of 5 SLOs failed (1 not measured)``, ``all 3 SLOs passed``, ``No SLOs set``; SLOs
     scoped to other engines are counted apart: ``1 of 5 SLOs failed, 1 not applicable on sim``,
-    ``4 of 5 SLOs passed, 1 not applicable on sim``."""
+    ``4 of 5 SLOs passed, 1 not applicable on sim``. An unmeasured SLO the run allowed is never
+    counted as passed: ``2 of 3 SLOs passed, 1 not measured (allowed)``."""
     if not verdicts:
         return "No SLOs set"
     failed = sum(not v.passed for v in verdicts)
-    unmeasured = sum(v.verdict == "unmeasured" for v in verdicts)
+    passed = sum(v.verdict == "pass" for v in verdicts)
+    unmeasured = sum(v.verdict == "unmeasured" and not v.passed for v in verdicts)
+    allowed = sum(v.verdict == "unmeasured" and v.passed for v in verdicts)
     skipped = sum(v.verdict == "not_applicable" for v in verdicts)
-    tail = f", {skipped} not applicable" + (f" on {engine}" if engine else "") if skipped else ""
+    tail = f", {allowed} not measured (allowed)" if allowed else ""
+    tail += f", {skipped} not applicable" + (f" on {engine}" if engine else "") if skipped else ""
     if failed:
         text = f"{failed} of {len(verdicts)} SLOs failed"
         return text + (f" ({unmeasured} not measured)" if unmeasured else "") + tail
-    if skipped:
-        text = f"{len(verdicts) - skipped} of {len(verdicts)} SLOs passed"
-    else:
-        text = f"all {len(verdicts)} SLOs passed"
-    return text + (f" ({unmeasured} not measured, allowed)" if unmeasured else "") + tail
+    if passed == len(verdicts):
+        return f"all {len(verdicts)} SLOs passed"
+    return f"{passed} of {len(verdicts)} SLOs passed" + tail
 
 
 def dependency_cell(values: dict, key: str, kind: str, faults: list) -> str:

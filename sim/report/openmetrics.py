@@ -1,11 +1,21 @@
 """The Summary as OpenMetrics text (``metrics.prom``), for Prometheus, Pushgateway or CI.
 
 Every family is a gauge named ``bootstorm_<metric>``; durations end in ``_seconds`` with a
-``# UNIT`` line. ``bootstorm_slo_unmeasured`` is 1 for an SLO whose metric was not measured;
-``bootstorm_slo_not_applicable`` is 1 for an SLO scoped to other engines than the run's, which
-has no ``bootstorm_slo_passed`` sample (it neither passed nor failed). Distribution metrics
-carry a ``stat`` label (``p50`` ... ``p99.9``, ``max``,
+``# UNIT`` line. Distribution metrics carry a ``stat`` label (``p50`` ... ``p99.9``, ``max``,
 ``mean``), dependency metrics a ``dependency`` label. NaN (not measured) is written as ``NaN``.
+
+SLOs, each sample labelled ``slo`` and ``metric``:
+
+- ``bootstorm_slo_verdict``: a StateSet, one sample per state (``pass``, ``fail``,
+  ``unmeasured``, ``not_applicable``) in the label ``bootstorm_slo_verdict``, 1 for the SLO's
+  verdict and 0 for the others. Alert on
+  ``bootstorm_slo_verdict{bootstorm_slo_verdict=~"fail|unmeasured"} == 1``.
+- ``bootstorm_slo_passed``: 1 only when the metric was measured and the SLO held; 0 when it
+  failed or was not measured (also with ``--allow-unmeasured``, which changes the exit code,
+  not this). An SLO scoped to other engines has no sample: it was not judged.
+- ``bootstorm_slo_unmeasured``, ``bootstorm_slo_not_applicable``: 1 for that verdict.
+- ``bootstorm_slo_measured``: the metric as measured (base units).
+
 The text ends with ``# EOF``.
 """
 
@@ -14,9 +24,13 @@ from __future__ import annotations
 import math
 
 from sim.metrics import Summary
+from sim.metrics.verdicts import FAIL, NOT_APPLICABLE, PASS, UNMEASURED
 from sim.scenario.slos import DEPENDENCY_METRICS, METRICS
 
-__all__ = ["render_openmetrics"]
+__all__ = ["render_openmetrics", "VERDICT_STATES"]
+
+# The states of the bootstorm_slo_verdict StateSet: every SLO has a sample for each.
+VERDICT_STATES = (PASS, FAIL, UNMEASURED, NOT_APPLICABLE)
 
 _HELP = {
     "bootstrap_success_rate": "Instances with a ready attempt / instances launched (0..1).",
@@ -129,10 +143,20 @@ def render_openmetrics(summary: Summary) -> str:
             out.add(name, _HELP.get(metric.partition(".")[0], metric), values.get(metric, math.nan),
                     {"dependency": dependency, **labels}, unit=unit)
     for v in summary.verdicts:
+        for state in VERDICT_STATES:
+            out.add("bootstorm_slo_verdict", "The SLO's verdict: pass, fail, unmeasured (the "
+                    "run could not measure its metric) or not_applicable (scoped to other "
+                    "engines); 1 for the verdict, 0 for the other states.",
+                    1 if v.verdict == state else 0,
+                    {"slo": v.slo, "metric": v.metric, "bootstorm_slo_verdict": state},
+                    kind="stateset")
+    for v in summary.verdicts:
         if v.verdict == "not_applicable":  # not judged on this engine: neither 1 nor 0
             continue
-        out.add("bootstorm_slo_passed", "1 when the SLO held, 0 when it did not.",
-                1 if v.passed else 0, {"slo": v.slo, "metric": v.metric})
+        # A metric that was not measured never looks passed, even when the run allowed it.
+        out.add("bootstorm_slo_passed", "1 when the SLO's metric was measured and held; 0 when "
+                "it failed or was not measured (see bootstorm_slo_verdict).",
+                1 if v.verdict == "pass" else 0, {"slo": v.slo, "metric": v.metric})
     for v in summary.verdicts:
         out.add("bootstorm_slo_unmeasured", "1 when the run could not measure the SLO's metric "
                 "(it then fails unless unmeasured SLOs were allowed).",

@@ -8,7 +8,6 @@ near it, fault windows shaded.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -18,11 +17,12 @@ from sim.metrics import Summary
 from sim.metrics.dependencies import aims_at
 from sim.results import Run
 
-from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_right, save, seconds_axis,
+from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_right, seconds_axis,
                        shade_faults)
+from .clock import clock_note, on_scenario_clock
 from .format import format_rate, format_seconds, format_value
 
-__all__ = ["plot_dependency_load", "draw_dependency_load", "quotas"]
+__all__ = ["draw_dependency_load", "quotas"]
 
 _LOAD_POINTS = 400
 # A quota or capacity line further above the peak than this would squash the load.
@@ -67,12 +67,8 @@ def _draw_quotas(ax, run: Run, name: str, t_end: float, peak: float) -> None:
                       lw=1.8, zorder=5, label="quota during a throttle fault")
 
 
-def plot_dependency_load(run: Run, summary: Summary, folder: Path) -> str:
-    """One panel per dependency: calls per second by kind, quotas, fault windows shaded."""
-    return save(draw_dependency_load(run, summary), folder, "dependency_load.png")
-
-
 def draw_dependency_load(run: Run, summary: Summary) -> Figure:
+    note, run = clock_note(run), on_scenario_clock(run)
     names = list(run.dependencies) or ["(none)"]
     height = 1.1 + 2.5 * len(names)
     fig, axes = figure(12.5, height, len(names), 1, sharex=True, right=3.0, top=0.75,
@@ -138,7 +134,7 @@ def draw_dependency_load(run: Run, summary: Summary) -> Figure:
         labels.append("fault window")
     if handles:
         legend_right(fig, handles, labels, top=1 - 0.75 / height)
-        axes[-1, 0].set_xlabel("time since run start")
+        axes[-1, 0].set_xlabel("time since run start" + note)
     fig.suptitle("Load on each dependency (faults on this dependency labelled; others faint)",
                  fontsize=12)
     return fig

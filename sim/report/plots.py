@@ -20,15 +20,14 @@ from sim.results import Run
 
 from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_below, legend_right, save,
                        seconds_axis, shade_faults)
-from .format import format_seconds, format_value
-from .plot_load import draw_dependency_load, plot_dependency_load, quotas
+from .clock import clock_note, on_scenario_clock
+from .format import format_seconds, format_value, verdict_label
+from .plot_load import draw_dependency_load, quotas
 
 __all__ = ["write_plots", "plot_time_to_ready", "plot_dependency_load", "plot_retries",
            "plot_phases", "draw_time_to_ready", "draw_dependency_load", "draw_retries",
            "draw_phases", "quotas", "PLOT_FILES"]
 
-PLOT_FILES = ("time_to_ready_cdf.png", "dependency_load.png", "retries_per_boot.png",
-              "phase_breakdown.png")
 _CDF_POINTS = 2000
 _SCATTER_POINTS = 4000
 
@@ -40,12 +39,8 @@ def _thin(sorted_values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarra
     return sorted_values[ranks], ranks + 1
 
 
-def plot_time_to_ready(run: Run, summary: Summary, folder: Path) -> str:
-    """CDF of time to ready (with SLO thresholds), and time to ready by launch time."""
-    return save(draw_time_to_ready(run, summary), folder, "time_to_ready_cdf.png")
-
-
 def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
+    note, run = clock_note(run), on_scenario_clock(run)
     launch, ttr = ready_by_launch(run.attempts)
     fig, axes = figure(12.5, 5.6, 1, 2, bottom=1.55, top=0.4, left=0.75, right=0.2, wspace=0.18)
     ax, by_launch = axes[0]
@@ -60,8 +55,8 @@ def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
                 if v.metric.startswith(("time_to_ready.", "time_to_ready_of_ready."))
                 and math.isfinite(v.threshold) and v.verdict != "not_applicable"]
     for v in ttr_slos:
-        ax.axvline(v.threshold, color=PASS if v.passed else FAIL, ls="--", lw=1.3,
-                   label=f"SLO {v.slo} ({'pass' if v.passed else 'FAIL'}, "
+        ax.axvline(v.threshold, color=PASS if v.verdict == "pass" else FAIL, ls="--", lw=1.3,
+                   label=f"SLO {v.slo} ({verdict_label(v)}, "
                          f"measured {format_value(v.measured, v.kind)})")
     if run.faults:
         horizon = run.meta.horizon
@@ -70,7 +65,7 @@ def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
         ax.text(0.98, 0.04, "faults (run time)\n" + text, transform=ax.transAxes, ha="right",
                 va="bottom", fontsize=7.5, color=FAULT,
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": FAULT, "lw": 0.6})
-    ax.set(title="Time to ready (from first launch)", xlabel="time to ready",
+    ax.set(title="Time to ready (from first launch)", xlabel="time to ready" + note,
            ylabel="instances launched ready (%)", ylim=(0, 102))
     seconds_axis(ax.xaxis)
     thresholds = [v.threshold for v in ttr_slos]
@@ -82,11 +77,11 @@ def draw_time_to_ready(run: Run, summary: Summary) -> Figure:
             panel.text(0.5, 0.8, "no instance became ready", transform=panel.transAxes,
                        ha="center", fontsize=11)
 
-    _plot_ttr_by_launch(by_launch, launch, ttr, run)
+    _plot_ttr_by_launch(by_launch, launch, ttr, run, note)
     return fig
 
 
-def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run) -> None:
+def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run, note: str) -> None:
     # Launches (and fault starts) decide the x range: a 2-minute ramp in a 30-minute run
     # should fill the panel, not sit in its first tenth.
     horizon = run.meta.horizon or 1.0
@@ -109,18 +104,13 @@ def _plot_ttr_by_launch(ax, launch: np.ndarray, ttr: np.ndarray, run: Run) -> No
                     label=f"p{q} per launch bin")
     shade_faults(ax, run.faults, horizon)
     ax.set(title="Time to ready by launch time (instances that became ready)",
-           xlabel="first launch (since run start)", ylabel="time to ready")
+           xlabel="first launch (since run start)" + note, ylabel="time to ready")
     ax.set_xlim(0, horizon)
     ax.set_ylim(bottom=0)
     seconds_axis(ax.xaxis)
     seconds_axis(ax.yaxis)
     ax.grid(alpha=0.3)
     legend_below(ax, ncols=2)
-
-
-def plot_retries(run: Run, summary: Summary, folder: Path) -> str:
-    """How many retries boot attempts needed: a histogram over attempts."""
-    return save(draw_retries(run, summary), folder, "retries_per_boot.png")
 
 
 def draw_retries(run: Run, summary: Summary) -> Figure:
@@ -153,11 +143,6 @@ def draw_retries(run: Run, summary: Summary) -> Figure:
     return fig
 
 
-def plot_phases(run: Run, summary: Summary, folder: Path) -> str:
-    """Median and p95 time in each boot phase, as horizontal bars."""
-    return save(draw_phases(run, summary), folder, "phase_breakdown.png")
-
-
 def draw_phases(run: Run, summary: Summary) -> Figure:
     phases = [p for p in summary.phases if p.count]
     height = 1.6 + 0.6 * max(len(phases), 1)
@@ -182,7 +167,30 @@ def draw_phases(run: Run, summary: Summary) -> Figure:
     return fig
 
 
+def _plotter(draw, name: str, doc: str):
+    """``plot(run, summary, folder) -> name``: ``draw`` saved as ``name`` in ``folder``."""
+    def plot(run: Run, summary: Summary, folder: Path) -> str:
+        return save(draw(run, summary), Path(folder), name)
+
+    plot.__name__ = plot.__qualname__ = "plot_" + draw.__name__[len("draw_"):]
+    plot.__doc__ = doc
+    plot.file = name
+    return plot
+
+
+# Each report plot: its file and what draws it, in the order report.md shows them.
+plot_time_to_ready = _plotter(draw_time_to_ready, "time_to_ready_cdf.png", "CDF of time to "
+                              "ready (with SLO thresholds), and time to ready by launch time.")
+plot_dependency_load = _plotter(draw_dependency_load, "dependency_load.png", "One panel per "
+                                "dependency: calls per second by kind, quotas, fault windows.")
+plot_retries = _plotter(draw_retries, "retries_per_boot.png", "How many retries boot attempts "
+                        "needed: a histogram over attempts.")
+plot_phases = _plotter(draw_phases, "phase_breakdown.png", "Median and p95 time in each boot "
+                       "phase, as horizontal bars.")
+_PLOTS = (plot_time_to_ready, plot_dependency_load, plot_retries, plot_phases)
+PLOT_FILES = tuple(plot.file for plot in _PLOTS)
+
+
 def write_plots(run: Run, summary: Summary, folder: Path) -> list[str]:
     """Draw every plot into ``folder``; returns the file names written."""
-    return [plot(run, summary, Path(folder)) for plot in
-            (plot_time_to_ready, plot_dependency_load, plot_retries, plot_phases)]
+    return [plot(run, summary, Path(folder)) for plot in _PLOTS]

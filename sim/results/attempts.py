@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.errors import InvalidRunFolder
+from sim.results.reading import WRITTEN_BY, csv_cell_error, read_rows
+
 __all__ = ["OUTCOMES", "MARKS", "AttemptTable"]
 
 # ready: reached the ready mark. failed: a step failed for good (error_class says why).
@@ -109,6 +112,21 @@ class AttemptTable:
             len(self), len(self.steps)
         )
 
+    def rescaled(self, factor: float) -> "AttemptTable":
+        """A copy with every time (launch, start, end, ready, marks) divided by ``factor``:
+        an exec run's wall seconds back on the scenario's clock. CPU seconds stay as measured."""
+        table = AttemptTable(self.steps)
+        for name in self._floats:
+            values = self.column(name)
+            values = values if name == "cpu_seconds" else values / factor
+            table._floats[name].frombytes(np.ascontiguousarray(values, np.float64).tobytes())
+        for name, column in self._ints.items():
+            table._ints[name].extend(column)
+        table._step_retries.extend(self._step_retries)
+        for name in _TEXT_COLUMNS:
+            getattr(table, name).extend(getattr(self, name))
+        return table
+
     # -- files -------------------------------------------------------------------------
     def write_csv(self, path: Path) -> None:
         cols = list(_INT_COLUMNS) + list(_FLOAT_COLUMNS)
@@ -130,38 +148,85 @@ class AttemptTable:
     def read_csv(cls, path: Path) -> "AttemptTable":
         """The table ``write_csv`` wrote, exactly (floats are written with ``repr``).
 
-        Column-wise: the cells are read once, each column sliced out and converted with one
+        A missing, truncated or edited file is ``InvalidRunFolder`` naming the line, the
+        column, what was expected and what was given. The fast path assumes a good file; only
+        when it fails is the file read again row by row to say where.
+        """
+        path = Path(path)
+        if path.is_file():
+            try:
+                return cls._read_csv_fast(path)
+            except (ValueError, KeyError, StopIteration, OverflowError, csv.Error):
+                pass
+        _find_problem(path)
+        raise InvalidRunFolder(f"{path}: unreadable; expected {_WHAT}")  # not reached
+
+    @classmethod
+    def _read_csv_fast(cls, path: Path) -> "AttemptTable":
+        """Column-wise: the cells are read once, each column sliced out and converted with one
         ``map`` into its typed array, instead of one ``append`` per row (what ``bootstorm
         report`` pays to re-read a run folder: a storm has 48k attempts).
         """
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
             header = next(reader)
-            # One flat list of cells, then every column is a strided slice (C speed); faster
-            # than zip(*rows) over 48k row lists.
-            cells = list(chain.from_iterable(reader))
+            rows = list(reader)
         width = len(header)
-        if len(cells) % width:
-            raise ValueError(f"{path}: {len(cells)} cells do not fill rows of {width} columns")
+        if set(map(len, rows)) - {width} or len(set(header)) != width:
+            raise ValueError(f"{path}: a row of other than {width} cells, or a column twice")
+        # One flat list of cells, then every column is a strided slice (C speed); faster
+        # than zip(*rows) over 48k row lists.
+        cells = list(chain.from_iterable(rows))
         steps = [h[len("retries_") :] for h in header if h.startswith("retries_")]
         table = cls(steps)
         columns = {h: cells[k::width] for k, h in enumerate(header)}
-        rows = len(cells) // width
         # Extend the new table's own arrays (never replace them): append() may hold references.
         for name in _FLOAT_COLUMNS:
             table._floats[name].extend(_floats(columns[name]))
         for name in _INT_COLUMNS:
             table._ints[name].extend(array("q", map(int, columns[name])))
-        for name in ("outcome", "error_class", "failed_step", "findings"):
+        for name in _TEXT_COLUMNS:
             getattr(table, name).extend(columns[name])
         bad = set(table.outcome) - set(OUTCOMES)
         if bad:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {sorted(bad)[0]!r}")
-        if steps and rows:  # row-major, as append() lays it out: row 0's steps, then row 1's
+        if steps and table.outcome:  # row-major, as append() lays it out: row 0's steps, then row 1's
             per_step = [np.frombuffer(array("q", map(int, columns[f"retries_{s}"])), np.int64)
                         for s in steps]
             table._step_retries.frombytes(np.column_stack(per_step).tobytes())
         return table
+
+
+_TEXT_COLUMNS = ("outcome", "error_class", "failed_step", "findings")
+_WHAT = "the attempts table (attempts.csv) of " + WRITTEN_BY
+
+
+def _find_problem(path: Path) -> None:
+    """Raise ``InvalidRunFolder`` for the first bad line or cell of an attempts.csv."""
+    required = _INT_COLUMNS + _FLOAT_COLUMNS + _TEXT_COLUMNS
+    header, rows = read_rows(path, required, _WHAT)
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise InvalidRunFolder(f"{path}: line 1: column {duplicated[0]!r} appears more than "
+                               f"once; expected {_WHAT}")
+    ints = [(k, h) for k, h in enumerate(header) if h in _INT_COLUMNS or h.startswith("retries_")]
+    floats = [(k, h) for k, h in enumerate(header) if h in _FLOAT_COLUMNS]
+    outcome = header.index("outcome")
+    for line, row in rows:
+        for k, name in ints:
+            try:
+                int(row[k])
+            except ValueError:
+                raise csv_cell_error(path, line, name, "an integer", row[k]) from None
+        for k, name in floats:
+            try:
+                float(row[k]) if row[k] else None
+            except ValueError:
+                raise csv_cell_error(path, line, name, "a number (empty: never happened)",
+                                     row[k]) from None
+        if row[outcome] not in OUTCOMES:
+            raise csv_cell_error(path, line, "outcome", f"one of {', '.join(OUTCOMES)}",
+                                 row[outcome])
 
 
 def _floats(texts) -> array:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.errors import InvalidRunFolder
 from sim.results.attempts import AttemptTable
+from sim.results.reading import check_fields, read_json
 from sim.results.series import DependencySeries
 
 __all__ = ["FaultWindow", "RunMeta", "Run"]
@@ -76,18 +78,34 @@ class Run:
 
     @classmethod
     def read(cls, folder: Path) -> "Run":
+        """The run ``write`` wrote into ``folder``. A missing file, bad JSON, a field of the
+        wrong type or a bad CSV cell is ``InvalidRunFolder`` naming the file and the field or
+        line and column (``sim.results.reading``)."""
         folder = Path(folder)
-        meta = RunMeta(**json.loads((folder / "run.json").read_text()))
-        scenario = json.loads((folder / "scenario.json").read_text())
-        faults = [FaultWindow(**f) for f in json.loads((folder / "faults.json").read_text())]
+        meta = check_fields(folder / "run.json",
+                            read_json(folder / "run.json", dict, "the run's metadata"), RunMeta)
+        for name in ("time_scale", "horizon"):  # divided by and divided into
+            value = getattr(meta, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise InvalidRunFolder(f"{folder / 'run.json'}: {name}: expected a number > 0, "
+                                       f"got {value!r}")
+        scenario = read_json(folder / "scenario.json", dict, "the run's scenario")
+        faults_path = folder / "faults.json"
+        faults = [check_fields(faults_path, f, FaultWindow, f"[{i}]") for i, f in
+                  enumerate(read_json(faults_path, list, "the run's fault timeline"))]
         attempts = AttemptTable.read_csv(folder / "attempts.csv")
         deps_dir = folder / "dependencies"
-        caps = json.loads((deps_dir / "capacity.json").read_text()) if deps_dir.exists() else {}
+        caps = {}
+        if deps_dir.exists():
+            caps = read_json(deps_dir / "capacity.json", dict, "each dependency's capacity")
         deps = {}
         for name, cap in caps.items():
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float))):
+                raise InvalidRunFolder(f"{deps_dir / 'capacity.json'}: {name}: expected a "
+                                       f"number (calls/s) or null, got {json.dumps(cap)[:60]}")
             deps[name] = DependencySeries.read(
                 name, deps_dir / f"{name}.csv", deps_dir / f"{name}.latency.npz",
-                math.nan if cap is None else cap,
+                math.nan if cap is None else float(cap),
             )
         return cls(meta, attempts, deps, faults, scenario)
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.errors import InvalidRunFolder
 from sim.results.attempts import _fmt
 from sim.results.histogram import LATENCY_BIN_EDGES, N_BINS, percentile_from_histogram
+from sim.results.reading import WRITTEN_BY, csv_cell_error, read_rows
 
 __all__ = ["SERIES_FIELDS", "DependencySeries"]
 
@@ -69,14 +71,48 @@ class DependencySeries:
 
     @classmethod
     def read(cls, name: str, csv_path: Path, hist_path: Path | None, capacity_rps: float) -> "DependencySeries":
-        with open(csv_path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        """The series ``write_csv`` and ``write_histogram`` wrote; a missing or bad file (or
+        cell) is ``InvalidRunFolder`` naming it."""
+        what = f"the load series of dependency {name!r} of {WRITTEN_BY}"
+        header, rows = read_rows(csv_path, ("t",) + SERIES_FIELDS, what)
         n = len(rows)
-        interval = float(rows[1]["t"]) - float(rows[0]["t"]) if n > 1 else 1.0
-        counts = {k: np.array([int(r[k]) for r in rows], dtype=np.int64) for k in SERIES_FIELDS}
+        if n == 0:
+            raise InvalidRunFolder(f"{csv_path}: no rows; expected {what}: one row per interval")
+        index = {h: k for k, h in enumerate(header)}
+        counts = {k: np.zeros(n, dtype=np.int64) for k in SERIES_FIELDS}
+        times = []
+        for i, (line, row) in enumerate(rows):
+            try:
+                times.append(float(row[index["t"]]))
+            except ValueError:
+                raise csv_cell_error(csv_path, line, "t", "a number (seconds)", row[index["t"]]) from None
+            for k in SERIES_FIELDS:
+                try:
+                    counts[k][i] = int(row[index[k]])
+                except ValueError:
+                    raise csv_cell_error(csv_path, line, k, "an integer", row[index[k]]) from None
+        interval = times[1] - times[0] if n > 1 else 1.0
+        if not interval > 0:
+            raise InvalidRunFolder(f"{csv_path}: column 't': expected increasing interval "
+                                   f"starts, got {times[0]!r} then {times[1]!r}")
         hist = np.zeros((n, N_BINS), dtype=np.int64)
         if hist_path is not None and hist_path.exists():
-            hist = np.load(hist_path)["latency_hist"]
+            hist = _read_histogram(hist_path, n)
         return cls(name, interval, n, counts, hist, capacity_rps)
 
 
+def _read_histogram(path: Path, n: int) -> np.ndarray:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            hist = data["latency_hist"]
+    except KeyError:
+        raise InvalidRunFolder(f"{path}: no 'latency_hist' array; expected the latency "
+                               f"histogram of {WRITTEN_BY}") from None
+    except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError: numpy names no one class
+        raise InvalidRunFolder(f"{path}: unreadable ({type(exc).__name__}: {exc}); expected "
+                               f"the latency histogram (.npz) of {WRITTEN_BY}") from None
+    if hist.shape != (n, N_BINS) or hist.dtype.kind not in "iu":
+        raise InvalidRunFolder(f"{path}: latency_hist: expected integers of shape ({n}, "
+                               f"{N_BINS}) (intervals x latency bins), got {hist.dtype} "
+                               f"{hist.shape}")
+    return hist.astype(np.int64, copy=False)

@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+from sim.errors import InvalidRunFolder
 from sim.results.attempts import _FLOAT_COLUMNS, _INT_COLUMNS, MARKS, OUTCOMES, AttemptTable
 
 
@@ -71,7 +72,7 @@ def test_read_csv_rejects_an_unknown_outcome(tmp_path):
     table.write_csv(path)
     path.write_text(path.read_text().replace(",ready,", ",booted,").replace(",failed,", ",booted,")
                     .replace(",hung,", ",booted,").replace(",unfinished,", ",booted,"))
-    with pytest.raises(ValueError, match="booted"):
+    with pytest.raises(InvalidRunFolder, match=r"line 2, column 'outcome': expected one of .*'booted'"):
         AttemptTable.read_csv(path)
 
 
@@ -81,5 +82,5 @@ def test_read_csv_rejects_a_truncated_file_instead_of_shifting_columns(tmp_path)
     table.write_csv(path)
     text = path.read_text()
     path.write_text(text[: text.rstrip("\n").rfind(",")] + "\n")  # the last row lost a cell
-    with pytest.raises(ValueError, match="do not fill rows of 20 columns"):
+    with pytest.raises(InvalidRunFolder, match=r"line \d+: expected 20 cells .*, got 19"):
         AttemptTable.read_csv(path)
