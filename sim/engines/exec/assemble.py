@@ -7,7 +7,8 @@ Per attempt, from the fakes' request log (gate and IMDS) and the registry's even
 - steps: a script's steps are unknown, so the table's steps are the distinct operations the
   fleet called (``secretsmanager.GetSecretValue``, ``imds.PutToken``, ``registry.Register``);
   a retry is a call whose previous call of the same operation by the instance failed (two
-  successful PutToken calls are two calls, no retry); ``retries`` is their sum over the steps;
+  successful PutToken calls are two calls, no retry: `sim.engines.exec.calls`); ``retries`` is
+  their sum over the steps;
 - ``error_class``: for a failed attempt, the last error code a fake answered it with, else how
   the script ended (``exit:1``, ``signal:SIGSEGV``); ``NotRegistered``, ``BootTimeoutExceeded``,
   ``HealthCheckGraceExceeded`` come from the engine;
@@ -24,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.engines.exec.findings import (AttemptEvidence, SecondRun, attempt_findings, failed_call,
-                                       fleet_findings, findings_column, requests_from_log)
+from sim.engines.exec.calls import RetryRule, requests_from_log
+from sim.engines.exec.findings import (AttemptEvidence, SecondRun, attempt_findings, fleet_findings,
+                                       findings_column)
 from sim.engines.exec.series import SINK_EVENT_DEPENDENCY, add_unanswered, build_series
 from sim.engines.exec.validity import peak_rates, validity_warnings
 from sim.results import AttemptTable, FaultWindow, Run, RunMeta
@@ -193,12 +195,11 @@ def assemble(engine, end: float, started: str, fault_records: list[dict], usage,
 def _retries_per_op(calls: list[dict]) -> Counter:
     """Per ``service.operation``: calls made after a failed call of the same operation."""
     retries: Counter = Counter()
-    last_failed: dict[str, bool] = {}
+    rule = RetryRule()
     for e in sorted(calls, key=lambda e: e["time"]):
         op = f"{e['service']}.{e['operation']}"
-        if last_failed.get(op):
+        if rule.is_retry(op, e):
             retries[op] += 1
-        last_failed[op] = failed_call(e)
     return retries
 
 
