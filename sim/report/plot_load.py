@@ -51,19 +51,27 @@ def quotas(scenario: dict, dependency: str) -> dict[str, float]:
 def _draw_quotas(ax, run: Run, name: str, t_end: float, peak: float) -> None:
     """The quota of each operation as a labelled line (the limit a storm runs into), and a
     throttle fault's quota over its window. A quota far above the load (Secrets Manager's
-    10,000/s under 300/s of boots) would squash the lines: it is in the title only."""
-    for op, rate in quotas(run.scenario, name).items():
+    10,000/s under 300/s of boots) would squash the lines: it is in the title only.
+    A run on a compressed clock (``meta.time_scale``, the exec engine's) plots calls per wall
+    second, and its gate enforced each quota per scenario second (rate / time_scale): the line
+    is drawn there and says so."""
+    wall = 1.0 / (run.meta.time_scale or 1.0)
+    for op, scenario_rate in quotas(run.scenario, name).items():
+        rate = scenario_rate * wall
         if rate > _CAPACITY_SHOWN * peak:
             continue
         ax.axhline(rate, color="black", ls="--", lw=1.6, zorder=5, label="quota")
-        ax.annotate(f"quota {op} {format_rate(rate)}", xy=(0.0, rate),
+        text = f"quota {op} {format_rate(scenario_rate)}"
+        if wall != 1.0:
+            text += f" = {format_rate(rate)} on the wall clock"
+        ax.annotate(text, xy=(0.0, rate),
                     xycoords=("axes fraction", "data"), xytext=(4, 3), textcoords="offset points",
                     fontsize=8, fontweight="bold", zorder=6,
                     bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1})
     for fault in run.faults:
         rate = (fault.params.get("quota") or {}).get("rate") if fault.kind == "throttle" else None
         if rate is not None and aims_at(fault, name):
-            ax.hlines(float(rate), fault.start, fault_end(fault, t_end), color="black", ls=":",
+            ax.hlines(float(rate) * wall, fault.start, fault_end(fault, t_end), color="black", ls=":",
                       lw=1.8, zorder=5, label="quota during a throttle fault")
 
 

@@ -7,7 +7,8 @@ signals, teardown), ``process`` (one
 instance process: environment, process group, CPU), ``assemble`` (attempt rows, marks, the
 Run), ``series`` (request log -> dependency series), ``calls`` (which calls failed, which are
 retries), ``findings`` (what a script did wrong), ``validity`` (was the harness or a fake the
-bottleneck). See docs/exec-engine.md.
+bottleneck). What it shares with the load engine (scaled clock, stack with quotas, series
+helpers) is in `sim.engines.live`. See docs/exec-engine.md.
 """
 
 from sim.engines.exec.engine import ExecEngine, run

@@ -30,7 +30,8 @@ from sim.engines.exec.findings import (AttemptEvidence, SecondRun, attempt_findi
                                        findings_column)
 from sim.engines.exec.series import SINK_EVENT_DEPENDENCY, add_unanswered, build_series
 from sim.engines.exec.validity import peak_rates, validity_warnings
-from sim.results import AttemptTable, FaultWindow, Run, RunMeta
+from sim.engines.live.stack import fault_windows
+from sim.results import AttemptTable, Run, RunMeta
 
 __all__ = ["Attempt", "assemble"]
 
@@ -101,10 +102,7 @@ def assemble(engine, end: float, started: str, fault_records: list[dict], usage,
     attempts = sorted(engine.attempts, key=lambda a: (a.instance, a.attempt))
     first_calls = {a.instance_id: _own_calls(a, calls_of.get(a.instance_id, []), t0_wall) for a in attempts}
     steps = sorted({f"{e['service']}.{e['operation']}" for calls in first_calls.values() for e in calls})
-    windows = [FaultWindow(r["kind"], r["target"], r["applied_at"],
-                           end if r["lifted_at"] is None else min(r["lifted_at"], end),
-                           {"error": r["error"], "notes": r["notes"]} if r["error"] or r["notes"] else {})
-               for r in fault_records if r["applied_at"] is not None]
+    windows = fault_windows(fault_records, end)
     table = AttemptTable(steps)
     cfg = engine.finding_config
     for a in attempts:

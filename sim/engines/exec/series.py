@@ -25,10 +25,10 @@ import math
 from collections import defaultdict
 from typing import Any, Iterable
 
+from sim.engines.live.series import add_peak_in_flight, series_book
 from sim.results import DependencySeries, latency_bin
 
-__all__ = ["build_series", "add_unanswered", "SINK_EVENT_DEPENDENCY", "THROTTLING_CODES", "capacity_of",
-           "RELEASED_WITHIN"]
+__all__ = ["build_series", "add_unanswered", "SINK_EVENT_DEPENDENCY", "THROTTLING_CODES", "RELEASED_WITHIN"]
 
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequests",
                               "RequestLimitExceeded"})
@@ -36,18 +36,9 @@ SINK_EVENT_DEPENDENCY = {
     "register": "registry", "reregister": "registry", "register_duplicate": "registry",
     "register_conflict": "registry", "deregister": "registry", "telemetry": "telemetry",
 }
-_GATE_SERVICES = ("secretsmanager", "ssm", "sts", "iam")
 # A call a partition held goes on to the fake as soon as the partition lifts; a first answer
 # this soon after the lift is that same call, not a retry made after a client-side timeout.
 RELEASED_WITHIN = 1.0
-
-
-def capacity_of(dependency: str, capacity: dict[str, dict[str, Any]]) -> float:
-    """Requests per second the fake behind ``dependency`` is documented to handle."""
-    fake = ("imds" if dependency == "imds" else "sinks" if dependency in ("registry", "telemetry")
-            else "moto" if dependency in _GATE_SERVICES else None)
-    rps = (capacity.get(fake) or {}).get("rps") if fake else None
-    return float(rps) if rps else math.nan
 
 
 def build_series(
@@ -64,16 +55,7 @@ def build_series(
 
     Times are seconds since ``t0_wall`` (epoch seconds at the run's start).
     """
-    series: dict[str, DependencySeries] = {}
-
-    def get(name: str) -> DependencySeries:
-        s = series.get(name)
-        if s is None:
-            s = series[name] = DependencySeries.empty(name, interval, horizon, capacity_of(name, capacity))
-        return s
-
-    for name in names:
-        get(name)
+    series, get = series_book(names, interval, horizon, capacity)
     first_call: set[tuple] = set()
     spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for e in log:
@@ -118,20 +100,8 @@ def build_series(
                 first_call.add(key)
                 s.counts["needed"][i] += 1
     for name, intervals in spans.items():
-        _peak_in_flight(series[name], intervals)
+        add_peak_in_flight(series[name], intervals)
     return series
-
-
-def _peak_in_flight(s: DependencySeries, spans: list[tuple[float, float]]) -> None:
-    """Most calls in the fake at once per interval, from (arrival, answer) times."""
-    edges = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda x: (x[0], x[1]))
-    level = 0
-    peak = s.counts["peak_in_flight"]
-    for t, step in edges:
-        level += step
-        i = s.slot(max(t, 0.0))
-        if level > peak[i]:
-            peak[i] = level
 
 
 def add_unanswered(
