@@ -46,7 +46,7 @@ GET_PARAMETERS = r'''
 import boto3, json, os, urllib.request
 from botocore.config import Config
 iid = os.environ["BOOTSTORM_INSTANCE_ID"]
-ssm = boto3.client("ssm", config=Config(retries={"mode": "standard", "max_attempts": 10}))
+ssm = boto3.client("ssm", config=Config(retries={"mode": "standard", "max_attempts": 20}))
 retries = [ssm.get_parameter(Name="/app/config")["ResponseMetadata"]["RetryAttempts"]
            for _ in range(int(os.environ["CALLS"]))]
 with open(os.path.join(os.environ["OUT"], iid), "w") as fh:
@@ -55,6 +55,32 @@ req = urllib.request.Request(os.environ["BOOTSTORM_REGISTRY_URL"] + "/register",
     data=json.dumps({"instance_id": iid}).encode(), method="POST",
     headers={"Content-Type": "application/json"})
 urllib.request.urlopen(req, timeout=10).read()
+'''
+
+# An agent heartbeating to telemetry every 0.2 s from the start; the script fetches its secret
+# (boto3 standard retries ride out an outage), heartbeats ``AFTER`` seconds more, registers.
+HEARTBEAT = r'''
+import boto3, json, os, threading, time, urllib.request
+from botocore.config import Config
+iid = os.environ["BOOTSTORM_INSTANCE_ID"]
+def post(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=5).read()
+stop = threading.Event()
+def agent():
+    while not stop.is_set():
+        try:
+            post(os.environ["BOOTSTORM_TELEMETRY_URL"] + "/telemetry", {"instance_id": iid, "source": "agent"})
+        except Exception:
+            pass
+        stop.wait(0.2)
+threading.Thread(target=agent, daemon=True).start()
+sm = boto3.client("secretsmanager", config=Config(retries={"mode": "standard", "max_attempts": 20}))
+sm.get_secret_value(SecretId="app/db-password")
+time.sleep(float(os.environ["AFTER"]))
+post(os.environ["BOOTSTORM_REGISTRY_URL"] + "/register", {"instance_id": iid})
+stop.set()
 '''
 
 # Records its pid and a background child's pid in $PIDS, then waits forever.

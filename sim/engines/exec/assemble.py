@@ -7,8 +7,8 @@ Per attempt, from the fakes' request log (gate and IMDS) and the registry's even
 - steps: a script's steps are unknown, so the table's steps are the distinct operations the
   fleet called (``secretsmanager.GetSecretValue``, ``imds.PutToken``, ``registry.Register``);
   a retry is a call whose previous call of the same operation by the instance failed (two
-  successful PutToken calls are two calls, no retry: `sim.engines.exec.calls`); ``retries`` is
-  their sum over the steps;
+  successful PutToken calls are two calls, no retry: `sim.engines.exec.calls`, the rule the
+  series' ``needed`` uses too); ``retries`` is their sum over the steps;
 - ``error_class``: for a failed attempt, the last error code a fake answered it with, else how
   the script ended (``exit:1``, ``signal:SIGSEGV``); ``NotRegistered``, ``BootTimeoutExceeded``,
   ``HealthCheckGraceExceeded`` come from the engine;

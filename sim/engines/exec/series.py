@@ -6,6 +6,17 @@ duplicate, conflict, deregister; telemetry: every accepted event). Dependency na
 fakes' service names (``imds``, ``secretsmanager``, ``ssm``, ``sts``, ``iam``, ``registry``,
 ``telemetry``), which are the names scenarios use for them.
 
+``needed`` counts first tries (`sim.engines.exec.calls`): every call but a retry, which is a
+call whose previous call of the same operation by the same instance failed. So the steady
+calls a booted instance keeps making (an agent's heartbeats to telemetry, a second successful
+PutToken) are first-try load, and offered falls back to needed once retries stop: that is
+what ``time_to_drain`` waits for. The sinks record accepted events only: each is a first try,
+except a ``register_duplicate`` (the same idempotency key again: a retry by definition) and a
+registration after a ``register_conflict`` (a failed compare-and-set; counted failed).
+A call the fakes cannot tie to an instance counts as a first try. A retry the client made
+after its own timeout while the fake did answer looks like a first try here: the fake cannot
+know the client gave up (a ``latency`` fault can hide retries that way).
+
 What the fakes cannot see is estimated, and said so: a call held by a partition never reaches
 a fake. `add_unanswered` counts, per partition window, each attempt that was alive during it
 and had not yet been answered by that dependency as one ``timed_out`` call (the least it can
@@ -25,6 +36,7 @@ import math
 from collections import defaultdict
 from typing import Any, Iterable
 
+from sim.engines.exec.calls import RetryRule
 from sim.engines.live.series import add_peak_in_flight, series_book
 from sim.results import DependencySeries, latency_bin
 
@@ -36,6 +48,9 @@ SINK_EVENT_DEPENDENCY = {
     "register": "registry", "reregister": "registry", "register_duplicate": "registry",
     "register_conflict": "registry", "deregister": "registry", "telemetry": "telemetry",
 }
+# The operation a sink event stands for: every kind of registration is a Register call.
+_SINK_OPERATION = {"register": "Register", "reregister": "Register", "register_duplicate": "Register",
+                   "register_conflict": "Register", "deregister": "Deregister"}
 # A call a partition held goes on to the fake as soon as the partition lifts; a first answer
 # this soon after the lift is that same call, not a retry made after a client-side timeout.
 RELEASED_WITHIN = 1.0
@@ -56,9 +71,9 @@ def build_series(
     Times are seconds since ``t0_wall`` (epoch seconds at the run's start).
     """
     series, get = series_book(names, interval, horizon, capacity)
-    first_call: set[tuple] = set()
+    rule = RetryRule()
     spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for e in log:
+    for e in sorted(log, key=lambda e: e["time"]):
         name = e["service"]
         s = get(name)
         t = e["time"] - t0_wall
@@ -67,9 +82,7 @@ def build_series(
         i = s.slot(t)
         c = s.counts
         c["offered"][i] += 1
-        key = (e["instance_id"], name, e["operation"])
-        if key not in first_call:
-            first_call.add(key)
+        if _first_try(rule, e["instance_id"], name, e["operation"], e):
             c["needed"][i] += 1
         status, code = int(e["status"] or 0), e.get("error_code")
         if code in THROTTLING_CODES or status == 429:
@@ -83,8 +96,9 @@ def build_series(
             seconds = latency_ms / 1000.0
             s.latency_hist[i, latency_bin(seconds)] += 1
             spans[name].append((t, t + seconds))
-    for e in sink_events:
-        name = SINK_EVENT_DEPENDENCY.get(e.get("type", ""))
+    for e in sorted(sink_events, key=lambda e: e["time"]):
+        kind = e.get("type", "")
+        name = SINK_EVENT_DEPENDENCY.get(kind)
         if name is None:
             continue
         s = get(name)
@@ -93,15 +107,22 @@ def build_series(
             continue
         i = s.slot(t)
         s.counts["offered"][i] += 1
-        s.counts["served"][i] += 1
-        if e["type"] in ("register", "telemetry"):
-            key = (e["instance_id"], name, e["type"])
-            if key not in first_call:
-                first_call.add(key)
-                s.counts["needed"][i] += 1
+        conflict = kind == "register_conflict"
+        s.counts["failed" if conflict else "served"][i] += 1
+        call = {"status": 409 if conflict else 200}
+        first = _first_try(rule, e["instance_id"], name, _SINK_OPERATION.get(kind, kind), call)
+        if first and kind != "register_duplicate":  # a repeated idempotency key: a retry by definition
+            s.counts["needed"][i] += 1
     for name, intervals in spans.items():
         add_peak_in_flight(series[name], intervals)
     return series
+
+
+def _first_try(rule: RetryRule, instance_id, dependency: str, operation: str, call) -> bool:
+    """Not a retry (`RetryRule`); a call no instance can be named for counts as a first try."""
+    if instance_id is None:
+        return True
+    return not rule.is_retry((instance_id, dependency, operation), call)
 
 
 def add_unanswered(
