@@ -8,6 +8,7 @@ import pytest
 
 from sim.engines.live.plan import ScaledClock, instance_id, launch_times
 from sim.scenario import load_scenario
+from sim.scenario.fleet import RestartBackoff
 
 THROTTLE = "faults=[{at: 10, for: 20, target: ssm.GetParameter, kind: throttle, quota: {rate: 10}}]"
 
@@ -39,3 +40,9 @@ def test_instance_ids_are_ec2_shaped_and_one_per_attempt():
     assert instance_id(3, 2) == "i-00000000000300002"
     assert len({instance_id(i, a) for i in range(50) for a in range(1, 4)}) == 150
 
+
+def test_the_restart_backoff_every_engine_uses():
+    b = RestartBackoff(base=10, multiplier=2, cap=300)
+    assert [b.delay(n, random.Random(0)) for n in (1, 2, 3, 6, 7)] == [10, 20, 40, 300, 300]
+    jittered = RestartBackoff(base=10, multiplier=2, cap=300, jitter=True)
+    assert jittered.delay(3, random.Random(5)) == random.Random(5).uniform(0.0, 40.0)

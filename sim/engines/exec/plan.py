@@ -42,11 +42,7 @@ class ExecPlan:
 
     def backoff(self, scenario: Scenario, attempt: int, rng: random.Random) -> float:
         """Scaled delay before attempt ``attempt + 1`` (the sim engine's formula)."""
-        b = scenario.fleet.replacement.backoff
-        delay = min(b.cap, b.base * b.multiplier ** (attempt - 1))
-        if b.jitter:
-            delay = rng.uniform(0.0, delay)
-        return self.clock.seconds(delay)
+        return self.clock.seconds(scenario.fleet.replacement.backoff.delay(attempt, rng))
 
 
 def plan_exec(scenario: Scenario) -> ExecPlan:
