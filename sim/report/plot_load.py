@@ -22,7 +22,7 @@ from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_right, save,
                        shade_faults)
 from .format import format_rate, format_seconds, format_value
 
-__all__ = ["plot_dependency_load", "draw_dependency_load", "quotas"]
+__all__ = ["plot_dependency_load", "draw_dependency_load", "quotas", "engine_time_scale"]
 
 _LOAD_POINTS = 400
 # A quota or capacity line further above the peak than this would squash the load.
@@ -48,14 +48,23 @@ def quotas(scenario: dict, dependency: str) -> dict[str, float]:
     return out
 
 
+def engine_time_scale(run: Run) -> float:
+    """The ``time_scale`` the run's engine compressed the scenario's clock by: the exec engine
+    records it in ``meta.time_scale``; the load engine (whose metrics stay on the wall clock)
+    only in its scenario's ``load`` section; the sim engine runs the scenario's own clock."""
+    if run.meta.engine == "load":
+        return float((run.scenario.get("load") or {}).get("time_scale") or 1.0)
+    return float(run.meta.time_scale or 1.0) if run.meta.engine == "exec" else 1.0
+
+
 def _draw_quotas(ax, run: Run, name: str, t_end: float, peak: float) -> None:
     """The quota of each operation as a labelled line (the limit a storm runs into), and a
     throttle fault's quota over its window. A quota far above the load (Secrets Manager's
     10,000/s under 300/s of boots) would squash the lines: it is in the title only.
-    A run on a compressed clock (``meta.time_scale``, the exec engine's) plots calls per wall
-    second, and its gate enforced each quota per scenario second (rate / time_scale): the line
-    is drawn there and says so."""
-    wall = 1.0 / (run.meta.time_scale or 1.0)
+    A run on a compressed clock (`engine_time_scale`) plots calls per wall second, and its
+    gate enforced each quota per scenario second (rate / time_scale): the line is drawn there
+    and says so."""
+    wall = 1.0 / engine_time_scale(run)
     for op, scenario_rate in quotas(run.scenario, name).items():
         rate = scenario_rate * wall
         if rate > _CAPACITY_SHOWN * peak:
