@@ -2,7 +2,7 @@
 
 A scenario's ``quota: {rate, burst}`` must throttle a user's real script exactly as the
 scenario says, per scenario second (``exec.time_scale``), with the error AWS sends for the
-protocol, which botocore then retries as a throttle: its standard retry mode retries a 400 only
+protocol, which botocore (boto3, the AWS CLI) then retries as a throttle: its standard retry mode retries a 400 only
 for the codes in ``botocore/retries/standard.py`` ``ThrottledRetryableChecker._THROTTLED_ERROR_CODES``
 (``Throttling``, ``ThrottlingException``, ...). And an agent's steady heartbeats after a fault
 must not keep telemetry "not drained".
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +87,25 @@ def test_steady_heartbeats_after_a_fault_do_not_keep_telemetry_from_draining(fak
     # Telemetry kept its steady first-try load after the fault: clean, not "never (in run)".
     assert m["dependencies.telemetry.time_to_drain"] == 0.0
     assert m["dependencies.telemetry.retry_amplification"] == 1.0
+
+
+def test_the_aws_cli_reads_the_gates_throttle_as_a_throttle_and_retries_it(fake_stack_session, tmp_path):
+    # Two instances, one `aws ssm get-parameter` each, against a bucket of one token refilled
+    # every 10 wall seconds (0.05 per scenario second at time_scale 0.5): one call is
+    # throttled, and the AWS CLI (botocore's standard mode underneath) must retry it until the
+    # next token, exiting 0. A 400 it did not read as a throttle would not be retried.
+    quota = {"ssm": {"concurrency": 100, "service_time": "5ms",
+                     "operations": {"GetParameter": {"quota": {"rate": 0.05, "burst": 1}}}}}
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+           "AWS_RETRY_MODE": "standard", "AWS_MAX_ATTEMPTS": "10", **PATIENT_IMDS}
+    s = scenario("aws ssm get-parameter --name /app/config --query Parameter.Value --output text",
+                 size=2, over=0.2, horizon="240s", dependencies_extra=quota,
+                 exec_extra={"time_scale": 0.5, "boot_timeout": 90, "ready_when": "exit_zero", "env": env})
+    result = run(s, stack=fake_stack_session)
+    assert list(result.attempts.outcome) == ["ready"] * 2, list(result.attempts.error_class)
+    ssm = result.dependencies["ssm"].counts
+    throttled = int(ssm["throttled"].sum())
+    assert throttled >= 1 and ssm["served"].sum() == 2 and ssm["failed"].sum() == 0
+    assert int(result.attempts.column("retries").sum()) == throttled
+    answers = {(e["status"], e["error_code"]) for e in fake_stack_session.request_log(0.0) if e["service"] == "ssm"}
+    assert answers == {(200, None), (400, "ThrottlingException")}  # SSM speaks JSON: AWS's code
