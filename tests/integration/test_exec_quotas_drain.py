@@ -2,9 +2,10 @@
 
 A scenario's ``quota: {rate, burst}`` must throttle a user's real script exactly as the
 scenario says, per scenario second (``exec.time_scale``), with the error AWS sends for the
-protocol, which botocore (boto3, the AWS CLI) then retries as a throttle: its standard retry mode retries a 400 only
-for the codes in ``botocore/retries/standard.py`` ``ThrottledRetryableChecker._THROTTLED_ERROR_CODES``
-(``Throttling``, ``ThrottlingException``, ...). And an agent's steady heartbeats after a fault
+protocol, which botocore (boto3, the AWS CLI) then retries as a throttle: its standard
+retry mode retries a 400 only for the codes in ``botocore/retries/standard.py``
+``ThrottledRetryableChecker._THROTTLED_ERROR_CODES`` (``Throttling``, ``ThrottlingException``,
+...). And an agent's steady heartbeats after a fault
 must not keep telemetry "not drained".
 """
 
