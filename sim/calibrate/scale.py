@@ -1,7 +1,8 @@
 """A scenario on a compressed clock, so the sim and the load engine run the very same story.
 
 ``compress(scenario, 0.25)`` multiplies the scenario's own clock (launch times, fault times,
-restart backoff, health-check grace, horizon) by 0.25 and leaves everything an instance does
+restart backoff, health-check grace, horizon) by 0.25, divides its rates (Poisson and
+autoscaling arrivals, operation quotas and throttle faults' quotas) by it, and leaves everything an instance does
 at its natural speed (OS boot, local work, call timeouts, retry delays, service times): what
 ``load.time_scale`` and ``exec.time_scale`` do inside their engines, written into the scenario
 itself, so the sim engine runs the compressed story too and the two can be compared.
@@ -42,8 +43,23 @@ def compress(scenario: Scenario, scale: float) -> Scenario:
         fault["at"] *= scale
         if fault.get("for") is not None:
             fault["for"] *= scale
+        if fault.get("kind") == "throttle":
+            _scale_quota(fault["quota"], scale)
+    for dependency in data["dependencies"].values():
+        for operation in (dependency.get("operations") or {}).values():
+            if operation.get("quota"):
+                _scale_quota(operation["quota"], scale)
     data["run"]["horizon"] *= scale
     data["load"]["time_scale"] = 1.0  # already compressed: the engines must not do it again
     data["exec"]["time_scale"] = 1.0
     data["description"] = (data.get("description") or "").strip() + f" (clock compressed x{scale:g})"
     return Scenario.model_validate(data)
+
+
+def _scale_quota(quota: dict, scale: float) -> None:
+    """A quota is per scenario second (as ``ScaledClock.rate``): its rate is divided by the
+    scale; its burst is a count of calls and keeps the scenario's value (default one scenario
+    second's worth)."""
+    if quota.get("burst") is None:
+        quota["burst"] = max(1.0, quota["rate"])
+    quota["rate"] /= scale

@@ -61,7 +61,9 @@ Dependency metrics (``dependencies.<name>.<metric>``, names as in ``DEPENDENCY_M
         another service can drive this dependency too). An instant fault (expire_credentials)
         ends at its start; a fault that started at or after the run's end is left out.
         An interval is clean when throttled +
-        failed + timed_out + rejected is 0 and offered <= 1.1 x needed. Time to drain = start
+        failed + timed_out + rejected is 0 and offered <= 1.1 x needed (offered back to the
+        first-try load: steady first tries such as heartbeats are needed load, only retries and
+        backlog make an interval unclean). Time to drain = start
         of the first interval from which every interval to the end of the run is clean, minus
         the last fault's end; 0 when clean right away. +inf ("never", within the run) when the
         run's last interval is still not clean though the run watched at least one whole

@@ -82,6 +82,9 @@ def time_to_drain(series: DependencySeries, fault_end: float) -> float:
     """Seconds from ``fault_end`` until the dependency is clean for the rest of the run.
 
     Clean interval: throttled + failed + timed_out + rejected == 0 and offered <= 1.1 x needed.
+    Drained means the offered load is back to the first-try load (``needed``): what a fault
+    adds (retries, backlog) is gone. Steady first-try traffic after it (heartbeats, polling)
+    is in ``needed`` too, so it never keeps a dependency "not drained".
     The drain time is the start of the first interval from which every interval is clean, minus
     ``fault_end`` (0 when clean right away).
 

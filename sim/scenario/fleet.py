@@ -103,6 +103,12 @@ class RestartBackoff(_Model):
     cap: Duration = Field(300.0, description="Longest delay (Kubernetes CrashLoopBackOff: 5m).")
     jitter: bool = Field(False, description="Draw the delay uniformly in [0, computed].")
 
+    def delay(self, failures: int, rng) -> float:
+        """Seconds before the next attempt after ``failures`` failed ones (scenario seconds;
+        every engine uses this one formula; with jitter it draws once from ``rng``)."""
+        delay = min(self.cap, self.base * self.multiplier ** (failures - 1))
+        return rng.uniform(0.0, delay) if self.jitter else delay
+
 
 class Replacement(_Model):
     """What happens to an instance whose boot failed or hung."""

@@ -40,6 +40,49 @@ except Exception as exc:
     sys.exit(1)
 '''
 
+# SSM GetParameter ``CALLS`` times back to back with boto3's standard retry mode; writes how
+# many retries botocore made (``RetryAttempts``) to $OUT/<instance id>, then registers.
+GET_PARAMETERS = r'''
+import boto3, json, os, urllib.request
+from botocore.config import Config
+iid = os.environ["BOOTSTORM_INSTANCE_ID"]
+ssm = boto3.client("ssm", config=Config(retries={"mode": "standard", "max_attempts": 20}))
+retries = [ssm.get_parameter(Name="/app/config")["ResponseMetadata"]["RetryAttempts"]
+           for _ in range(int(os.environ["CALLS"]))]
+with open(os.path.join(os.environ["OUT"], iid), "w") as fh:
+    json.dump(retries, fh)
+req = urllib.request.Request(os.environ["BOOTSTORM_REGISTRY_URL"] + "/register",
+    data=json.dumps({"instance_id": iid}).encode(), method="POST",
+    headers={"Content-Type": "application/json"})
+urllib.request.urlopen(req, timeout=10).read()
+'''
+
+# An agent heartbeating to telemetry every 0.2 s from the start; the script fetches its secret
+# (boto3 standard retries ride out an outage), heartbeats ``AFTER`` seconds more, registers.
+HEARTBEAT = r'''
+import boto3, json, os, threading, time, urllib.request
+from botocore.config import Config
+iid = os.environ["BOOTSTORM_INSTANCE_ID"]
+def post(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=5).read()
+stop = threading.Event()
+def agent():
+    while not stop.is_set():
+        try:
+            post(os.environ["BOOTSTORM_TELEMETRY_URL"] + "/telemetry", {"instance_id": iid, "source": "agent"})
+        except Exception:
+            pass
+        stop.wait(0.2)
+threading.Thread(target=agent, daemon=True).start()
+sm = boto3.client("secretsmanager", config=Config(retries={"mode": "standard", "max_attempts": 20}))
+sm.get_secret_value(SecretId="app/db-password")
+time.sleep(float(os.environ["AFTER"]))
+post(os.environ["BOOTSTORM_REGISTRY_URL"] + "/register", {"instance_id": iid})
+stop.set()
+'''
+
 # Records its pid and a background child's pid in $PIDS, then waits forever.
 SLEEP_FOREVER = 'echo $$ >> "$PIDS"; sleep 1000 & echo $! >> "$PIDS"; wait'
 
@@ -53,7 +96,8 @@ def script(tmp_path: Path, name: str, text: str) -> str:
 
 def scenario(command: str, *, size: int = 5, exec_extra: dict | None = None, faults=(),
              slos=(), replacement: dict | None = None, over: float = 1.0, horizon: str = "60s",
-             name: str = "exec-test", fleet_extra: dict | None = None):
+             name: str = "exec-test", fleet_extra: dict | None = None,
+             dependencies_extra: dict | None = None):
     """A small scenario whose dependencies are all served by the fakes."""
     doc = {
         "name": name,
@@ -66,6 +110,7 @@ def scenario(command: str, *, size: int = 5, exec_extra: dict | None = None, fau
             "secretsmanager": {"concurrency": 100, "service_time": "20ms",
                                "operations": {"GetSecretValue": {}}},
             "registry": {"concurrency": 64, "service_time": "10ms", "operations": {"Register": {}}},
+            **(dependencies_extra or {}),
         },
         "bootstrap": {"steps": [
             {"name": "token", "call": "imds.PutToken", "provides": "imds_token"},

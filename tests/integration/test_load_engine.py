@@ -44,16 +44,17 @@ bootstrap:
     - {{name: register, call: registry.Register, after: [app], timeout: 10s,
        retry: {{kind: fixed, delay: 0.2s, max_attempts: 3}}, mark: ready}}
 faults: {faults}
-load: {{workers: {workers}}}
+load: {{workers: {workers}, time_scale: {time_scale}}}
 """
 
 
 # Timeouts are generous: IMDS's first GetCredentials assumes the role on moto, which took
 # 2.5 s at p99 on a loaded 2-core machine; only the partition test wants a short one.
 def scenario(size=20, over="2s", horizon="60s", quota="", faults="[]", workers=1,
-             secret_timeout="10s", secret_retry="{kind: aws_standard}"):
+             secret_timeout="10s", secret_retry="{kind: aws_standard}", time_scale=1.0):
     text = BASE.format(size=size, over=over, horizon=horizon, quota=quota, faults=faults,
-                       workers=workers, secret_timeout=secret_timeout, secret_retry=secret_retry)
+                       workers=workers, secret_timeout=secret_timeout, secret_retry=secret_retry,
+                       time_scale=time_scale)
     return parse_scenario(text, "load-test.yaml")
 
 
@@ -106,8 +107,11 @@ def test_a_partition_shows_as_timeouts_and_retries(fake_stack_session):
 
 
 def test_a_quota_on_the_gate_throttles_and_is_counted(fake_stack_session):
-    result = run(scenario(size=20, over="0.5s", quota="quota: {rate: 1, burst: 1}"),
+    result = run(scenario(size=20, over="0.5s", quota="quota: {rate: 1, burst: 1}", time_scale=0.5),
                  stack=fake_stack_session)
+    # Per scenario second, as the exec engine sets it (sim.engines.live.stack): 2 per wall second.
+    [rule] = [r for r in fake_stack_session.gate.rules() if r["kind"] == "quota"]
+    assert (rule["service"], rule["operation"], rule["rate"], rule["burst"]) == ("ssm", "GetParameter", 2.0, 1.0)
     ssm = result.dependencies["ssm"].counts
     assert ssm["throttled"].sum() > 0
     assert ssm["served"].sum() + ssm["failed"].sum() + ssm["throttled"].sum() == ssm["offered"].sum()

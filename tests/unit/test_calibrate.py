@@ -35,9 +35,35 @@ def test_compress_scales_the_scenarios_clock_and_nothing_an_instance_does():
     # What an instance does keeps its natural speed.
     assert c.fleet.os_boot == s.fleet.os_boot
     assert c.bootstrap.steps == s.bootstrap.steps
-    assert c.dependencies == s.dependencies
+    assert _without_quotas(c) == _without_quotas(s)  # quotas are rates: see the next test
     assert c.load.time_scale == 1.0 and c.exec.time_scale == 1.0  # never compressed twice
     assert compress(s, 1.0) is s
+
+
+def _without_quotas(scenario):
+    deps = scenario.model_dump()["dependencies"]
+    for dep in deps.values():
+        for op in dep["operations"].values():
+            op.pop("quota")
+    return deps
+
+
+def test_compress_keeps_quotas_per_scenario_second_as_the_engines_time_scale_does():
+    from sim.engines.live.plan import ScaledClock
+
+    s = load_scenario("scenarios/autoscale-storm.yaml", [
+        "faults=[{at: 10, for: 20, target: ssm.GetParameter, kind: throttle, quota: {rate: 10}}]"])
+    c = compress(s, 0.25)
+    quota = c.dependencies["ssm"].operations["GetParameter"].quota
+    assert (quota.rate, quota.burst) == (160.0, 40.0)  # 40/s for 4x faster arrivals; burst a count
+    assert c.dependencies["ssm"].operations["GetParameter"].service_time == (
+        s.dependencies["ssm"].operations["GetParameter"].service_time)
+    assert (c.faults[0].quota.rate, c.faults[0].quota.burst) == (40.0, 10.0)
+    # The very numbers the exec and load engines put on the gate at load.time_scale 0.25.
+    clock = ScaledClock(0.25)
+    assert clock.rate(s.dependencies["ssm"].operations["GetParameter"].quota.rate) == quota.rate
+    scaled = clock.fault(s.faults[0])
+    assert (scaled.quota.rate, scaled.quota.burst, scaled.at, scaled.for_) == (40.0, 10.0, 2.5, 5.0)
 
 
 def test_compress_keeps_a_poisson_fleet_the_same_size_in_less_time():

@@ -74,6 +74,26 @@ def test_the_storm_plot_draws_the_ssm_quota_and_no_absurd_capacity(storm):
     assert secrets.get_ylim()[1] < 1000
 
 
+def test_a_compressed_run_draws_the_quota_its_gate_enforced_per_wall_second(storm):
+    # exec.time_scale 0.5: the gate held GetParameter at 40 per scenario second = 80 per wall
+    # second (sim.engines.live.stack), and the panel plots calls per wall second.
+    import dataclasses
+
+    run, summary = storm
+    run = type(run)(dataclasses.replace(run.meta, engine="exec", time_scale=0.5), run.attempts,
+                    run.dependencies, run.faults, run.scenario)
+    ssm = _panel(draw_dependency_load(run, summary), "ssm")
+    quota_lines = [line for line in ssm.get_lines() if line.get_label() == "quota"]
+    assert [tuple(line.get_ydata()) for line in quota_lines] == [(80.0, 80.0)]
+    assert any(t.get_text() == "quota GetParameter 40/s = 80/s on the wall clock" for t in ssm.texts)
+    # The load engine keeps its metrics on the wall clock; its scale is in its scenario.
+    scenario = {**run.scenario, "load": {**run.scenario["load"], "time_scale": 0.5}}
+    load = type(run)(dataclasses.replace(run.meta, engine="load", time_scale=1.0), run.attempts,
+                     run.dependencies, run.faults, scenario)
+    ssm = _panel(draw_dependency_load(load, summary), "ssm")
+    assert [tuple(line.get_ydata()) for line in ssm.get_lines() if line.get_label() == "quota"] == [(80.0, 80.0)]
+
+
 def test_a_throttle_fault_draws_its_quota_over_its_window(storm):
     run, summary = storm
     run = type(run)(run.meta, run.attempts, run.dependencies,

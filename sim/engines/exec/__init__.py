@@ -5,8 +5,10 @@
 Modules: ``plan`` (checks and scaled times), ``engine`` (the launch/reap/deadline loop,
 signals, teardown), ``process`` (one
 instance process: environment, process group, CPU), ``assemble`` (attempt rows, marks, the
-Run), ``series`` (request log -> dependency series), ``findings`` (what a script did wrong),
-``validity`` (was the harness or a fake the bottleneck). See docs for the ``exec:`` section.
+Run), ``series`` (request log -> dependency series), ``calls`` (which calls failed, which are
+retries), ``findings`` (what a script did wrong), ``validity`` (was the harness or a fake the
+bottleneck). What it shares with the load engine (scaled clock, stack with quotas, series
+helpers) is in `sim.engines.live`. See docs/exec-engine.md.
 """
 
 from sim.engines.exec.engine import ExecEngine, run

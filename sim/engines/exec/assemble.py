@@ -7,7 +7,8 @@ Per attempt, from the fakes' request log (gate and IMDS) and the registry's even
 - steps: a script's steps are unknown, so the table's steps are the distinct operations the
   fleet called (``secretsmanager.GetSecretValue``, ``imds.PutToken``, ``registry.Register``);
   a retry is a call whose previous call of the same operation by the instance failed (two
-  successful PutToken calls are two calls, no retry); ``retries`` is their sum over the steps;
+  successful PutToken calls are two calls, no retry: `sim.engines.exec.calls`, the rule the
+  series' ``needed`` uses too); ``retries`` is their sum over the steps;
 - ``error_class``: for a failed attempt, the last error code a fake answered it with, else how
   the script ended (``exit:1``, ``signal:SIGSEGV``); ``NotRegistered``, ``BootTimeoutExceeded``,
   ``HealthCheckGraceExceeded`` come from the engine;
@@ -24,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.engines.exec.findings import (AttemptEvidence, SecondRun, attempt_findings, failed_call,
-                                       fleet_findings, findings_column, requests_from_log)
+from sim.engines.exec.calls import RetryRule, requests_from_log
+from sim.engines.exec.findings import (AttemptEvidence, SecondRun, attempt_findings, fleet_findings,
+                                       findings_column)
 from sim.engines.exec.series import SINK_EVENT_DEPENDENCY, add_unanswered, build_series
 from sim.engines.exec.validity import peak_rates, validity_warnings
-from sim.results import AttemptTable, FaultWindow, Run, RunMeta
+from sim.engines.live.stack import fault_windows
+from sim.results import AttemptTable, Run, RunMeta
 
 __all__ = ["Attempt", "assemble"]
 
@@ -99,10 +102,7 @@ def assemble(engine, end: float, started: str, fault_records: list[dict], usage,
     attempts = sorted(engine.attempts, key=lambda a: (a.instance, a.attempt))
     first_calls = {a.instance_id: _own_calls(a, calls_of.get(a.instance_id, []), t0_wall) for a in attempts}
     steps = sorted({f"{e['service']}.{e['operation']}" for calls in first_calls.values() for e in calls})
-    windows = [FaultWindow(r["kind"], r["target"], r["applied_at"],
-                           end if r["lifted_at"] is None else min(r["lifted_at"], end),
-                           {"error": r["error"], "notes": r["notes"]} if r["error"] or r["notes"] else {})
-               for r in fault_records if r["applied_at"] is not None]
+    windows = fault_windows(fault_records, end)
     table = AttemptTable(steps)
     cfg = engine.finding_config
     for a in attempts:
@@ -193,12 +193,11 @@ def assemble(engine, end: float, started: str, fault_records: list[dict], usage,
 def _retries_per_op(calls: list[dict]) -> Counter:
     """Per ``service.operation``: calls made after a failed call of the same operation."""
     retries: Counter = Counter()
-    last_failed: dict[str, bool] = {}
+    rule = RetryRule()
     for e in sorted(calls, key=lambda e: e["time"]):
         op = f"{e['service']}.{e['operation']}"
-        if last_failed.get(op):
+        if rule.is_retry(op, e):
             retries[op] += 1
-        last_failed[op] = failed_call(e)
     return retries
 
 

@@ -1,6 +1,7 @@
 """The exec engine: the user's own bootstrap script, many copies at once, against the fakes.
 
-``run(scenario, seed)`` starts the fakes stack (or uses one given), launches one process per
+``run(scenario, seed)`` starts the fakes stack (or uses one given) with the scenario's
+per-operation quotas on the AWS API gate (rates per scenario second), launches one process per
 boot attempt on the scenario's arrival shape in wall-clock time (scaled by
 ``exec.time_scale``), applies the fault timeline as the clock passes, decides each attempt's
 outcome from outside the script (registry sink, exit status, timeouts), and returns the same
@@ -49,6 +50,8 @@ from sim.engines.exec.isolation import EnvIsolation, choose_isolation, isolation
 from sim.engines.exec.plan import plan_exec
 from sim.engines.exec.process import InstanceProcess, file_snapshot, groups_cpu, instance_env, stop_all
 from sim.engines.interrupts import flag_interrupts, restore_signals
+from sim.engines.live.plan import instance_id
+from sim.engines.live.stack import open_stack
 from sim.errors import RunFailed
 from sim.results import Run
 from sim.scenario.model import Scenario
@@ -98,7 +101,7 @@ class ExecEngine:
 
     # -- lifecycle ----------------------------------------------------------------------
     def run(self):
-        from fakes.stack import FaultTimeline, Stack, check_scenario
+        from fakes.stack import FaultTimeline, check_scenario
 
         scenario = self.scenario
         notes = [f"exec: {w}" for w in check_scenario(scenario)]  # InvalidInput for faults
@@ -111,12 +114,7 @@ class ExecEngine:
             self.isolator = choose_isolation(self.spec.isolation)
             self.isolation = self.isolator.mode
             notes += isolation_notes(self.isolator, self.plan.faults)
-            if owned:
-                self.stack = Stack(scenario)
-                self.stack.start()
-            else:
-                self.stack = self.given_stack
-                self.stack.reset()
+            self.stack = open_stack(scenario, self.given_stack, self.plan.clock)
             self.isolator.setup(self.stack)
             self.isolator.prepare(min(self.size, self.spec.max_parallel))
             self.planted = self.stack.planted_secrets()
@@ -211,13 +209,13 @@ class ExecEngine:
         return len(self.running) + len(self.seconds) >= self.spec.max_parallel
 
     def _launch(self, instance: int, attempt: int, launch: float, first_launch: float) -> None:
-        instance_id = f"i-{instance:012x}{attempt:05x}"
+        iid = instance_id(instance, attempt)
         restart = self.scenario.fleet.replacement.mode == "restart"
         root = self.tmp / "roots" / (f"{instance}" if restart else f"{instance}-{attempt}")
         root.mkdir(parents=True, exist_ok=True)
-        stack_env, prefix = self.isolator.add(instance_id, self.stack)
+        stack_env, prefix = self.isolator.add(iid, self.stack)
         env = instance_env(stack_env, root, _REPO_ROOT, self.spec.env)
-        a = Attempt(instance, attempt, instance_id, root, launch, first_launch, env)
+        a = Attempt(instance, attempt, iid, root, launch, first_launch, env)
         logs = self.tmp / "logs"
         logs.mkdir(exist_ok=True)
         a.proc = self._spawn(env, root, logs / f"{instance}-{attempt}", prefix)

@@ -6,6 +6,17 @@ duplicate, conflict, deregister; telemetry: every accepted event). Dependency na
 fakes' service names (``imds``, ``secretsmanager``, ``ssm``, ``sts``, ``iam``, ``registry``,
 ``telemetry``), which are the names scenarios use for them.
 
+``needed`` counts first tries (`sim.engines.exec.calls`): every call but a retry, which is a
+call whose previous call of the same operation by the same instance failed. So the steady
+calls a booted instance keeps making (an agent's heartbeats to telemetry, a second successful
+PutToken) are first-try load, and offered falls back to needed once retries stop: that is
+what ``time_to_drain`` waits for. The sinks record accepted events only: each is a first try,
+except a ``register_duplicate`` (the same idempotency key again: a retry by definition) and a
+registration after a ``register_conflict`` (a failed compare-and-set; counted failed).
+A call the fakes cannot tie to an instance counts as a first try. A retry the client made
+after its own timeout while the fake did answer looks like a first try here: the fake cannot
+know the client gave up (a ``latency`` fault can hide retries that way).
+
 What the fakes cannot see is estimated, and said so: a call held by a partition never reaches
 a fake. `add_unanswered` counts, per partition window, each attempt that was alive during it
 and had not yet been answered by that dependency as one ``timed_out`` call (the least it can
@@ -25,10 +36,11 @@ import math
 from collections import defaultdict
 from typing import Any, Iterable
 
+from sim.engines.exec.calls import RetryRule
+from sim.engines.live.series import add_peak_in_flight, series_book
 from sim.results import DependencySeries, latency_bin
 
-__all__ = ["build_series", "add_unanswered", "SINK_EVENT_DEPENDENCY", "THROTTLING_CODES", "capacity_of",
-           "RELEASED_WITHIN"]
+__all__ = ["build_series", "add_unanswered", "SINK_EVENT_DEPENDENCY", "THROTTLING_CODES", "RELEASED_WITHIN"]
 
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequests",
                               "RequestLimitExceeded"})
@@ -36,18 +48,12 @@ SINK_EVENT_DEPENDENCY = {
     "register": "registry", "reregister": "registry", "register_duplicate": "registry",
     "register_conflict": "registry", "deregister": "registry", "telemetry": "telemetry",
 }
-_GATE_SERVICES = ("secretsmanager", "ssm", "sts", "iam")
+# The operation a sink event stands for: every kind of registration is a Register call.
+_SINK_OPERATION = {"register": "Register", "reregister": "Register", "register_duplicate": "Register",
+                   "register_conflict": "Register", "deregister": "Deregister"}
 # A call a partition held goes on to the fake as soon as the partition lifts; a first answer
 # this soon after the lift is that same call, not a retry made after a client-side timeout.
 RELEASED_WITHIN = 1.0
-
-
-def capacity_of(dependency: str, capacity: dict[str, dict[str, Any]]) -> float:
-    """Requests per second the fake behind ``dependency`` is documented to handle."""
-    fake = ("imds" if dependency == "imds" else "sinks" if dependency in ("registry", "telemetry")
-            else "moto" if dependency in _GATE_SERVICES else None)
-    rps = (capacity.get(fake) or {}).get("rps") if fake else None
-    return float(rps) if rps else math.nan
 
 
 def build_series(
@@ -64,19 +70,10 @@ def build_series(
 
     Times are seconds since ``t0_wall`` (epoch seconds at the run's start).
     """
-    series: dict[str, DependencySeries] = {}
-
-    def get(name: str) -> DependencySeries:
-        s = series.get(name)
-        if s is None:
-            s = series[name] = DependencySeries.empty(name, interval, horizon, capacity_of(name, capacity))
-        return s
-
-    for name in names:
-        get(name)
-    first_call: set[tuple] = set()
+    series, get = series_book(names, interval, horizon, capacity)
+    rule = RetryRule()
     spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for e in log:
+    for e in sorted(log, key=lambda e: e["time"]):
         name = e["service"]
         s = get(name)
         t = e["time"] - t0_wall
@@ -85,9 +82,7 @@ def build_series(
         i = s.slot(t)
         c = s.counts
         c["offered"][i] += 1
-        key = (e["instance_id"], name, e["operation"])
-        if key not in first_call:
-            first_call.add(key)
+        if _first_try(rule, e["instance_id"], name, e["operation"], e):
             c["needed"][i] += 1
         status, code = int(e["status"] or 0), e.get("error_code")
         if code in THROTTLING_CODES or status == 429:
@@ -101,8 +96,9 @@ def build_series(
             seconds = latency_ms / 1000.0
             s.latency_hist[i, latency_bin(seconds)] += 1
             spans[name].append((t, t + seconds))
-    for e in sink_events:
-        name = SINK_EVENT_DEPENDENCY.get(e.get("type", ""))
+    for e in sorted(sink_events, key=lambda e: e["time"]):
+        kind = e.get("type", "")
+        name = SINK_EVENT_DEPENDENCY.get(kind)
         if name is None:
             continue
         s = get(name)
@@ -111,27 +107,22 @@ def build_series(
             continue
         i = s.slot(t)
         s.counts["offered"][i] += 1
-        s.counts["served"][i] += 1
-        if e["type"] in ("register", "telemetry"):
-            key = (e["instance_id"], name, e["type"])
-            if key not in first_call:
-                first_call.add(key)
-                s.counts["needed"][i] += 1
+        conflict = kind == "register_conflict"
+        s.counts["failed" if conflict else "served"][i] += 1
+        call = {"status": 409 if conflict else 200}
+        first = _first_try(rule, e["instance_id"], name, _SINK_OPERATION.get(kind, kind), call)
+        if first and kind != "register_duplicate":  # a repeated idempotency key: a retry by definition
+            s.counts["needed"][i] += 1
     for name, intervals in spans.items():
-        _peak_in_flight(series[name], intervals)
+        add_peak_in_flight(series[name], intervals)
     return series
 
 
-def _peak_in_flight(s: DependencySeries, spans: list[tuple[float, float]]) -> None:
-    """Most calls in the fake at once per interval, from (arrival, answer) times."""
-    edges = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda x: (x[0], x[1]))
-    level = 0
-    peak = s.counts["peak_in_flight"]
-    for t, step in edges:
-        level += step
-        i = s.slot(max(t, 0.0))
-        if level > peak[i]:
-            peak[i] = level
+def _first_try(rule: RetryRule, instance_id, dependency: str, operation: str, call) -> bool:
+    """Not a retry (`RetryRule`); a call no instance can be named for counts as a first try."""
+    if instance_id is None:
+        return True
+    return not rule.is_retry((instance_id, dependency, operation), call)
 
 
 def add_unanswered(

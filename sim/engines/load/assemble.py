@@ -21,7 +21,9 @@ import math
 import os
 from collections import defaultdict
 
-from sim.results import AttemptTable, DependencySeries, FaultWindow, Run, RunMeta, latency_bin
+from sim.engines.live.series import add_peak_in_flight, series_book
+from sim.engines.live.stack import fault_windows
+from sim.results import AttemptTable, DependencySeries, Run, RunMeta, latency_bin
 
 __all__ = ["assemble", "read_records", "build_series", "load_warnings", "WORKER_CPU"]
 
@@ -51,19 +53,8 @@ def read_records(path) -> tuple[list[list], list[dict]]:
 
 
 def build_series(calls, names, interval: float, horizon: float, capacity: dict) -> dict[str, DependencySeries]:
-    from sim.engines.exec.series import capacity_of
-
-    series: dict[str, DependencySeries] = {}
-
-    def get(name):
-        s = series.get(name)
-        if s is None:
-            s = series[name] = DependencySeries.empty(name, interval, horizon, capacity_of(name, capacity))
-        return s
-
-    for name in names:
-        get(name)
-    edges = defaultdict(list)
+    series, get = series_book(names, interval, horizon, capacity)
+    spans = defaultdict(list)
     for _, t, latency, dep, op, iid, first, status, code, kind in calls:
         s = get(dep)
         i = s.slot(max(t, 0.0))
@@ -74,16 +65,9 @@ def build_series(calls, names, interval: float, horizon: float, capacity: dict) 
         c[_COUNT.get(kind, "failed")][s.slot(max(t + latency, 0.0))] += 1
         if kind != "timed_out":
             s.latency_hist[s.slot(max(t + latency, 0.0)), latency_bin(latency)] += 1
-        edges[dep].append((t, 1))
-        edges[dep].append((t + latency, -1))
-    for dep, points in edges.items():
-        s, level = series[dep], 0
-        peak = s.counts["peak_in_flight"]
-        for t, step in sorted(points):
-            level += step
-            i = s.slot(max(t, 0.0))
-            if level > peak[i]:
-                peak[i] = level
+        spans[dep].append((t, t + latency))
+    for dep, intervals in spans.items():
+        add_peak_in_flight(series[dep], intervals)
     return series
 
 
@@ -116,10 +100,7 @@ def assemble(engine, stack, status: dict, fault_records: list[dict], started: st
     capacity = stack.capacity()
     horizon = max(end, scenario.run.interval)
     series = build_series(calls, list(scenario.dependencies), scenario.run.interval, horizon, capacity)
-    windows = [FaultWindow(r["kind"], r["target"], r["applied_at"],
-                           end if r["lifted_at"] is None else min(r["lifted_at"], end),
-                           {"error": r["error"], "notes": r["notes"]} if r["error"] or r["notes"] else {})
-               for r in fault_records if r["applied_at"] is not None]
+    windows = fault_windows(fault_records, end)
     warnings += load_warnings(status, calls, capacity, wall, os.cpu_count() or 1, os.getloadavg()[0])
     lags = [a.get("lag", 0.0) for a in attempts if a["attempt"] == 1]
     lags.sort()

@@ -1,9 +1,10 @@
 """The load engine: virtual instances on Locust, against the real fakes stack.
 
 ``run(scenario, seed)`` starts the fakes (or uses a given stack, reset first), sets the
-scenario's operation quotas on the gate, adds every instance id the run may use to IMDS, then
-starts ``python -m locust -f sim/engines/load/locustfile.py`` as one master (bound to
-127.0.0.1) and ``workers`` local workers. Locust runs only in those processes: this module
+scenario's operation quotas on the gate (per scenario second: `sim.engines.live.stack`), adds
+every instance id the run may use to IMDS, then starts
+``python -m locust -f sim/engines/load/locustfile.py`` as one master (bound to 127.0.0.1) and
+``workers`` local workers. Locust runs only in those processes: this module
 never imports it. Once the master has fixed the run's clock (``status.json``), the scenario's
 faults are applied on that clock by ``fakes.stack.FaultTimeline``, exactly as the exec engine
 does. The master ends the run once every instance is done or the horizon has passed; the raw
@@ -29,8 +30,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sim.engines.load.plan import LoadPlan, instance_id, plan_load
 from sim.engines.interrupts import flag_interrupts, restore_signals
+from sim.engines.live.plan import instance_id
+from sim.engines.live.stack import open_stack
+from sim.engines.load.plan import LoadPlan, plan_load
 from sim.errors import RunFailed
 from sim.results import Run
 from sim.scenario.model import Scenario
@@ -70,7 +73,7 @@ class LoadEngine:
 
     def run(self) -> Run:
         from fakes._proc import free_port
-        from fakes.stack import FaultTimeline, Stack
+        from fakes.stack import FaultTimeline
         from sim.engines.load.assemble import assemble
 
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -80,11 +83,7 @@ class LoadEngine:
         owned = self.given_stack is None
         stack = timeline = None
         try:
-            if owned:
-                stack = Stack(self.scenario).start()
-            else:
-                stack = self.given_stack
-                stack.reset()
+            stack = open_stack(self.scenario, self.given_stack, self.plan.clock)
             self._prepare(stack)
             port = self.master_port or free_port()
             self._start_locust(port)
@@ -109,15 +108,7 @@ class LoadEngine:
 
     # -- before ---------------------------------------------------------------------------
     def _prepare(self, stack) -> None:
-        """Quotas the scenario gives AWS operations, on the gate; every instance id in IMDS."""
-        from fakes.stack import DEPENDENCY_FAKES
-
-        for name, dep in self.scenario.dependencies.items():
-            if DEPENDENCY_FAKES.get(name) != "gate":
-                continue
-            for op_name, op in dep.operations.items():
-                if op.quota is not None:
-                    stack.gate.set_quota(name, op.quota.rate, op.quota.capacity, operation=op_name)
+        """The job for the workers; every instance id in IMDS (quotas are set by `open_stack`)."""
         job = self.plan.job(self.scenario, self.seed, _dependency_urls(stack), stack.config)
         job["workers"] = self.plan.workers + self.remote_workers  # instance i: worker i % workers
         ids = [instance_id(i, a) for i in range(self.plan.size) for a in range(1, job["max_attempts"] + 1)]

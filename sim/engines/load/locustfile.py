@@ -126,11 +126,8 @@ class WorkerContext:
                 self.running.discard(a)
             if outcome == "ready" or attempt >= job["max_attempts"] or self.stopped:
                 return
-            b = rep.backoff  # the sim engine's formula, on the scaled clock
-            delay = min(b.cap, b.base * b.multiplier ** (attempt - 1))
-            if b.jitter:
-                delay = rng.uniform(0.0, delay)
-            gevent.sleep(delay * job["scale"])
+            # the sim engine's formula, on the scaled clock
+            gevent.sleep(rep.backoff.delay(attempt, rng) * job["scale"])
             launch = self.now()
             attempt += 1
 

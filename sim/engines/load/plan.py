@@ -4,7 +4,8 @@ Every refusal is an `InvalidInput` raised here, before a fake or a Locust proces
 calls the fakes cannot answer (`wire.check_operations`), faults they cannot apply
 (``fakes.stack.check_scenario``). Times the scenario states on its own clock (arrivals,
 faults, restart backoff, health-check grace, horizon) are multiplied by ``load.time_scale``
-here, once; the job carries them already scaled.
+here, once, and quota rates divided by it (`sim.engines.live.plan.ScaledClock`); the job
+carries them already scaled.
 """
 
 from __future__ import annotations
@@ -13,31 +14,28 @@ import os
 import random
 from dataclasses import dataclass, field
 
-from sim.arrivals import launch_times
-from sim.engines.exec.plan import scaled_fault
+from sim.engines.live.plan import ScaledClock, instance_id
 from sim.engines.load.wire import check_operations
-from sim.scenario.fleet import Steps
 from sim.scenario.loadspec import DEFAULT_LOAD_INSTANCES
 from sim.scenario.model import Scenario
 
 __all__ = ["LoadPlan", "plan_load", "instance_id"]
 
 
-def instance_id(instance: int, attempt: int) -> str:
-    """One id per boot attempt (a replacement is a new EC2 instance), as the exec engine names them."""
-    return f"i-{instance:012x}{attempt:05x}"
-
-
 @dataclass(frozen=True)
 class LoadPlan:
     size: int
-    scale: float
+    clock: ScaledClock  # the scenario's clock on the wall clock (load.time_scale)
     horizon: float  # scaled seconds
     grace: float | None  # scaled
     workers: int
     launches: list[float]  # scaled launch times of the first attempts, non-decreasing
-    faults: list  # FaultSpecs with scaled at/for
+    faults: list  # FaultSpecs with scaled at/for (and throttle quota rates)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def scale(self) -> float:
+        return self.clock.scale
 
     def job(self, scenario: Scenario, seed: int, endpoints: dict, stack_config) -> dict:
         """Everything a Locust worker needs, as JSON-able data (sent to workers by the master)."""
@@ -75,24 +73,13 @@ def plan_load(scenario: Scenario, workers: int | None = None, seed: int | None =
                         "(load.instances), on the same arrival shape")
     if scale != 1.0:
         warnings.append(f"load: time compressed x{scale:g} (load.time_scale): arrivals, faults, "
-                        "restart backoff, grace and horizon are scaled; calls, timeouts, retry "
-                        "delays and local work are not")
+                        "restart backoff, grace and horizon are scaled, quota rates divided by it; "
+                        "calls, timeouts, retry delays and local work are not")
     rng = random.Random(scenario.run.seed if seed is None else seed)
-    grace = scenario.fleet.health_check_grace
+    clock = ScaledClock(scale)
     return LoadPlan(
-        size=size, scale=scale, horizon=scenario.run.horizon * scale,
-        grace=None if grace is None else grace * scale, workers=n_workers,
-        launches=[t * scale for t in _launches(scenario, size, rng)],
-        faults=[scaled_fault(f, scale) for f in scenario.faults], warnings=warnings,
+        size=size, clock=clock, horizon=clock.seconds(scenario.run.horizon),
+        grace=clock.optional_seconds(scenario.fleet.health_check_grace), workers=n_workers,
+        launches=clock.launches(scenario, size, rng), faults=clock.faults(scenario),
+        warnings=warnings,
     )
-
-
-def _launches(scenario: Scenario, size: int, rng: random.Random) -> list[float]:
-    """Fewer instances than ``fleet.size`` keep the arrival shape (as the exec engine does): a
-    step schedule, which states its own counts, is thinned evenly."""
-    arrival = scenario.fleet.arrival
-    if isinstance(arrival, Steps):
-        full = list(launch_times(arrival, scenario.fleet.size, rng))
-        return [full[i * len(full) // size] for i in range(size)]
-    return list(launch_times(arrival, size, rng))
-

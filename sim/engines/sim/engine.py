@@ -202,11 +202,7 @@ class SimEngine:
         boot.release()
         rep = self.replacement
         if outcome != "ready" and rep.enabled and boot.attempt < rep.max_attempts:
-            b = rep.backoff
-            delay = min(b.cap, b.base * b.multiplier ** (boot.attempt - 1))
-            if b.jitter:
-                delay = self.rng.uniform(0.0, delay)
-            self.later(delay, self._relaunch, boot)
+            self.later(rep.backoff.delay(boot.attempt, self.rng), self._relaunch, boot)
             return
         self.finished += 1
         if self.finished >= self.size:

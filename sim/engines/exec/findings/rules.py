@@ -1,10 +1,7 @@
-"""Findings: what a real bootstrap did wrong, judged from evidence after each attempt.
+"""The per-attempt rules: what one real bootstrap did wrong, from its `AttemptEvidence`.
 
-The runner collects an :class:`AttemptEvidence` per attempt (captured streams, the instance
-root, CPU, the fakes' request log and sink stamps, an optional second run) and calls
-:func:`attempt_findings`; at the end of the run it calls :func:`fleet_findings` over every
-instance's requests. :func:`findings_column` gives the ``findings`` column of the AttemptTable.
-Every threshold is a field of :class:`FindingConfig`. The rules:
+Every threshold is a field of `FindingConfig`; `attempt_findings` runs every rule and scrubs
+the details of every planted secret's forms. The rules:
 
 ``secret_exposure``
     A planted secret value (at least ``min_secret_length`` characters; shorter ones would match
@@ -44,11 +41,6 @@ Every threshold is a field of :class:`FindingConfig`. The rules:
     (several secrets fetched at once, all failing) look like retries: the log does not say which
     secret. A CLI started per try (``until aws ...; do :; done``) waits its own start-up time
     between tries, so it shows as a fixed interval, not as immediate retries.
-``synchronized_retries`` (fleet)
-    A retry is a call whose previous call by the same instance to the same (service, operation)
-    failed. Flagged when some window of ``sync_window`` seconds holds more than ``sync_share``
-    of all retries and retries from at least ``sync_min_instances`` instances. The window
-    slides (no fixed bins), so a burst straddling a bin edge is still one burst.
 ``hang``
     The harness killed the attempt at the boot timeout while a fault in ``hang_fault_kinds``
     (a partition) was in force: some network call has no timeout.
@@ -57,165 +49,21 @@ Every threshold is a field of :class:`FindingConfig`. The rules:
     again, or changed/created files (names listed, at most ``max_names``).
 ``ready_before_telemetry``
     The app reported to the telemetry sink before the agent did, or the agent never did.
-
-``duplicate_registrations`` is carried for the report but judged by no rule: the registry sink
-deduplicates a repeated registration, so a retried register call is not a defect.
-
-Request dicts (``AttemptEvidence.requests`` and :func:`fleet_findings`) have run-relative
-``t`` (seconds; the gate stamps a call on arrival, IMDS when it answers), ``service``,
-``operation``, ``status``, ``error_code``, ``latency`` (seconds or None), and for the fleet
-``instance_id``. A call failed when it has an error code, a status >= 400, or no numeric status.
-:func:`requests_from_log` turns ``fakes.stack`` request-log entries into that shape (keeping
-``source``, the fake that logged it).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from sim.engines.exec import secrets
-from sim.engines.exec.busy import cpu_between, failing_spans
+from sim.engines.exec.calls import failed_call
+from sim.engines.exec.findings import secrets
+from sim.engines.exec.findings.busy import cpu_between, failing_spans
+from sim.engines.exec.findings.evidence import AttemptEvidence, Finding, FindingConfig
 
-__all__ = [
-    "FINDING_NAMES",
-    "AttemptEvidence",
-    "SecondRun",
-    "Finding",
-    "FindingConfig",
-    "attempt_findings",
-    "fleet_findings",
-    "findings_column",
-    "requests_from_log",
-    "failed_call",
-]
-
-FINDING_NAMES = (
-    "secret_exposure",
-    "busy_wait",
-    "no_backoff",
-    "hang",
-    "not_idempotent",
-    "ready_before_telemetry",
-    "synchronized_retries",
-)
-
-
-@dataclass
-class SecondRun:
-    """The idempotency check: the script run a second time on the same root."""
-
-    exit_code: int | None  # None: it did not exit (killed at its timeout)
-    extra_registrations: int = 0  # registrations the second run added
-    changed_files: list[str] = field(default_factory=list)  # relative paths changed or created
-
-
-@dataclass
-class AttemptEvidence:
-    """Everything the runner observed about one boot attempt. Times are run-relative seconds."""
-
-    instance_id: str
-    attempt: int
-    root: Path | None  # the instance root directory (its "disk"); None: nothing to scan
-    stdout: Path | None  # captured streams of this attempt; None or missing: not captured
-    stderr: Path | None
-    start: float
-    end: float
-    cpu_seconds: float  # user+sys of the process group; NaN when unknown
-    outcome: str  # ready | failed | hung | unfinished
-    killed_at_timeout: bool = False
-    cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (t, CPU seconds so far)
-    faults_at_end: list[str] = field(default_factory=list)  # fault kinds in force at the end
-    requests: list[dict] = field(default_factory=list)  # this instance's calls (see module doc)
-    registered_at: float | None = None
-    duplicate_registrations: int = 0
-    first_agent_event: float | None = None
-    first_app_event: float | None = None
-    second_run: SecondRun | None = None
-
-
-@dataclass(frozen=True)
-class Finding:
-    name: str  # one of FINDING_NAMES
-    detail: str  # where and what; never a secret value
-
-
-@dataclass(frozen=True)
-class FindingConfig:
-    """Thresholds of the rules (see the module docstring); times in seconds."""
-
-    min_secret_length: int = 8  # characters
-    chunk_bytes: int = 1 << 20
-    # CPU seconds per wall second. A failing bootstrap that waits between tries is nearly idle;
-    # a tight loop takes all it can get, which on a loaded 2-core machine shared with the
-    # fakes and other instances (at nice 10) is often well under half a core.
-    busy_cpu_share: float = 0.25
-    busy_min_wall: float = 2.0
-    no_backoff_min_retries: int = 3
-    no_backoff_tight_gap: float = 0.05
-    no_backoff_flat_min_retries: int = 4
-    no_backoff_flat_ratio: float = 1.5  # largest gap / smallest gap
-    sync_window: float = 0.1
-    sync_share: float = 0.2  # of all retries in the run
-    sync_min_instances: int = 10
-    hang_fault_kinds: tuple[str, ...] = ("partition",)
-    max_names: int = 5  # changed files listed in a not_idempotent detail
-
-    def __post_init__(self) -> None:
-        # Thresholds may come from a scenario file: name the field and the value given.
-        counts = ("min_secret_length", "chunk_bytes", "no_backoff_min_retries",
-                  "no_backoff_flat_min_retries", "sync_min_instances", "max_names")
-        numbers = ("busy_cpu_share", "busy_min_wall", "no_backoff_tight_gap", "no_backoff_flat_ratio",
-                   "sync_window", "sync_share")
-        for name in counts + numbers:
-            value = getattr(self, name)
-            if name in counts and isinstance(value, float) and value.is_integer():
-                value = int(value)  # a schema typed dict[str, float] hands counts over as 4.0
-                object.__setattr__(self, name, value)
-            kinds = int if name in counts else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
-                what = "a positive whole number" if name in counts else "a positive number"
-                raise ValueError(f"FindingConfig.{name}: expected {what}, got {value!r}")
-        if self.sync_share >= 1:
-            raise ValueError(f"FindingConfig.sync_share: expected a share below 1, got {self.sync_share!r}")
-        if self.no_backoff_flat_ratio < 1:
-            raise ValueError(f"FindingConfig.no_backoff_flat_ratio: expected >= 1, got {self.no_backoff_flat_ratio!r}")
-        if isinstance(self.hang_fault_kinds, str):
-            raise ValueError(f"FindingConfig.hang_fault_kinds: expected a list of fault kinds, "
-                             f"got {self.hang_fault_kinds!r}")
-        object.__setattr__(self, "hang_fault_kinds", tuple(self.hang_fault_kinds))
-
-
-# -- requests ----------------------------------------------------------------------------
-
-
-def requests_from_log(entries: Iterable[Mapping], run_start: float) -> list[dict]:
-    """``fakes.stack`` request-log entries (epoch ``time``, ``latency_ms``) as request dicts."""
-    out = []
-    for e in entries:
-        ms = e.get("latency_ms")
-        out.append({
-            "t": e["time"] - run_start,
-            "instance_id": e.get("instance_id"),
-            "service": e["service"],
-            "operation": e["operation"],
-            "status": e.get("status"),
-            "error_code": e.get("error_code"),
-            "latency": None if ms is None else ms / 1000.0,
-            "source": e.get("source"),  # which fake logged it, for validity.peak_rates
-        })
-    return out
-
-
-def failed_call(req: Mapping) -> bool:
-    """An error answer: an error code, a status >= 400, or no HTTP status at all."""
-    status = req.get("status")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    return bool(req.get("error_code")) or not isinstance(status, int) or status == 0 or status >= 400
+__all__ = ["attempt_findings"]
 
 
 def _retry_gaps(requests: Iterable[Mapping]) -> dict[tuple[str, str], list[list[float]]]:
@@ -341,45 +189,3 @@ def attempt_findings(ev: AttemptEvidence, planted: Mapping[str, str],
     found = (_secret_exposure(ev, forms, cfg) + _busy_wait(ev, cfg) + _no_backoff(ev, cfg)
              + _hang(ev, cfg) + _not_idempotent(ev, cfg) + _ready_before_telemetry(ev))
     return [Finding(f.name, secrets.scrub(f.detail, forms)) for f in found]
-
-
-# -- fleet -------------------------------------------------------------------------------
-
-
-def fleet_findings(all_requests: list[dict], cfg: FindingConfig = FindingConfig()) -> list[Finding]:
-    """``synchronized_retries`` over every instance's requests (each with ``instance_id``)."""
-    last_failed: dict[tuple, bool] = {}
-    retries: list[tuple[float, str]] = []
-    for req in sorted(all_requests, key=lambda r: r["t"]):
-        if req.get("instance_id") is None:
-            continue  # calls the fakes could not attribute would join unrelated instances
-        key = (req["instance_id"], req["service"], req["operation"])
-        if last_failed.get(key):
-            retries.append((req["t"], str(req["instance_id"])))
-        last_failed[key] = failed_call(req)
-    if not retries:
-        return []
-    best, best_at, lo = 0, 0, 0
-    for hi in range(len(retries)):  # retries are in time order: a two-pointer sliding window
-        while retries[hi][0] - retries[lo][0] >= cfg.sync_window:
-            lo += 1
-        if hi - lo + 1 > best:
-            best, best_at = hi - lo + 1, lo
-    window = retries[best_at : best_at + best]
-    instances = len({iid for _, iid in window})
-    share = best / len(retries)
-    if share <= cfg.sync_share or instances < cfg.sync_min_instances:
-        return []
-    return [Finding("synchronized_retries", (
-        f"{best} of {len(retries)} retries ({share:.0%}) from {instances} instances within "
-        f"{cfg.sync_window * 1000:.0f} ms of t={window[0][0]:.2f} s"))]
-
-
-def findings_column(findings: list[Finding]) -> str:
-    """The AttemptTable ``findings`` cell: unique names, ``;``-joined, in FINDING_NAMES order."""
-    names = {f.name for f in findings}
-    bad = [n for n in names if ";" in n or not n]
-    if bad:
-        raise ValueError(f"finding names must be non-empty and free of ';', got {bad!r}")
-    order = {name: i for i, name in enumerate(FINDING_NAMES)}
-    return ";".join(sorted(names, key=lambda n: (order.get(n, len(order)), n)))

@@ -2,7 +2,7 @@
 
 Pure functions over an attempt's calls and its CPU samples (run-relative times; samples are
 ``(t, CPU seconds so far)`` of the process group, read by the engine every ``CPU_SAMPLE``
-seconds). The rule itself, and its thresholds, are in ``findings``.
+seconds). The rule itself is in ``findings.rules``, its thresholds in ``FindingConfig``.
 """
 
 from __future__ import annotations
