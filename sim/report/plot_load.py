@@ -22,7 +22,7 @@ from ._figures import (FAIL, FAULT, PASS, fault_end, figure, legend_right, secon
 from .clock import clock_note, on_scenario_clock
 from .format import format_rate, format_seconds, format_value
 
-__all__ = ["draw_dependency_load", "quotas", "engine_time_scale"]
+__all__ = ["draw_dependency_load", "quotas"]
 
 _LOAD_POINTS = 400
 # A quota or capacity line further above the peak than this would squash the load.
@@ -48,40 +48,24 @@ def quotas(scenario: dict, dependency: str) -> dict[str, float]:
     return out
 
 
-def engine_time_scale(run: Run) -> float:
-    """The ``time_scale`` by which the run's times are still compressed: the load engine (whose
-    metrics stay on the wall clock) records it only in its scenario's ``load`` section; an exec
-    run records it in ``meta.time_scale`` and is on the scenario's clock again by the time it
-    is drawn (``on_scenario_clock``: 1.0 there); the sim engine runs the scenario's own clock."""
-    if run.meta.engine == "load":
-        return float((run.scenario.get("load") or {}).get("time_scale") or 1.0)
-    return float(run.meta.time_scale or 1.0) if run.meta.engine == "exec" else 1.0
-
-
 def _draw_quotas(ax, run: Run, name: str, t_end: float, peak: float) -> None:
     """The quota of each operation as a labelled line (the limit a storm runs into), and a
     throttle fault's quota over its window. A quota far above the load (Secrets Manager's
     10,000/s under 300/s of boots) would squash the lines: it is in the title only.
-    A load run on a compressed clock (`engine_time_scale`) plots calls per wall second, and its
-    gate enforced each quota per scenario second (rate / time_scale): the line is drawn there
-    and says so."""
-    wall = 1.0 / engine_time_scale(run)
-    for op, scenario_rate in quotas(run.scenario, name).items():
-        rate = scenario_rate * wall
+    A compressed exec or load run is drawn on the scenario's clock (``on_scenario_clock``),
+    where its gate's quota (rate / time_scale per wall second) is the scenario's own rate."""
+    for op, rate in quotas(run.scenario, name).items():
         if rate > _CAPACITY_SHOWN * peak:
             continue
         ax.axhline(rate, color="black", ls="--", lw=1.6, zorder=5, label="quota")
-        text = f"quota {op} {format_rate(scenario_rate)}"
-        if wall != 1.0:
-            text += f" = {format_rate(rate)} on the wall clock"
-        ax.annotate(text, xy=(0.0, rate),
+        ax.annotate(f"quota {op} {format_rate(rate)}", xy=(0.0, rate),
                     xycoords=("axes fraction", "data"), xytext=(4, 3), textcoords="offset points",
                     fontsize=8, fontweight="bold", zorder=6,
                     bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1})
     for fault in run.faults:
         rate = (fault.params.get("quota") or {}).get("rate") if fault.kind == "throttle" else None
         if rate is not None and aims_at(fault, name):
-            ax.hlines(float(rate) * wall, fault.start, fault_end(fault, t_end), color="black", ls=":",
+            ax.hlines(float(rate), fault.start, fault_end(fault, t_end), color="black", ls=":",
                       lw=1.8, zorder=5, label="quota during a throttle fault")
 
 

@@ -117,6 +117,10 @@ def test_a_quota_on_the_gate_throttles_and_is_counted(fake_stack_session):
     assert ssm["served"].sum() + ssm["failed"].sum() + ssm["throttled"].sum() == ssm["offered"].sum()
     summary = summarize(result)
     assert summary.dependency("ssm")["retry_amplification"] > 1.0
+    # Its times are wall seconds; the metrics go back to the scenario's clock, as exec's do.
+    assert result.meta.time_scale == 0.5
+    peak_wall = ssm["offered"].max() / result.dependencies["ssm"].interval
+    assert summary.dependency("ssm")["peak_offered_rps"] == pytest.approx(peak_wall * 0.5)
     config = result.attempts.steps.index("config")
     assert result.attempts.step_retries()[:, config].sum() > 0
 

@@ -74,24 +74,29 @@ def test_the_storm_plot_draws_the_ssm_quota_and_no_absurd_capacity(storm):
     assert secrets.get_ylim()[1] < 1000
 
 
-def test_a_compressed_run_draws_the_quota_its_gate_enforced_per_wall_second(storm):
-    # exec.time_scale 0.5: the gate held GetParameter at 40 per scenario second = 80 per wall
-    # second (sim.engines.live.stack), and the panel plots calls per wall second.
+@pytest.mark.parametrize("engine", ["exec", "load"])
+def test_a_compressed_run_is_drawn_on_the_scenario_clock_with_the_scenarios_quota(storm, engine):
+    # time_scale 0.5: the gate held GetParameter at 40 per scenario second = 80 per wall second
+    # (sim.engines.live.stack); the panel is on the scenario's clock (sim.report.clock), where
+    # that is the scenario's 40/s, and the calls per wall second are halved per scenario second.
     import dataclasses
 
     run, summary = storm
-    run = type(run)(dataclasses.replace(run.meta, engine="exec", time_scale=0.5), run.attempts,
-                    run.dependencies, run.faults, run.scenario)
-    ssm = _panel(draw_dependency_load(run, summary), "ssm")
+    plain = _panel(draw_dependency_load(run, summary), "ssm")
+    scaled_run = type(run)(dataclasses.replace(run.meta, engine=engine, time_scale=0.5),
+                           run.attempts, run.dependencies, run.faults, run.scenario)
+    ssm = _panel(draw_dependency_load(scaled_run, summary), "ssm")
     quota_lines = [line for line in ssm.get_lines() if line.get_label() == "quota"]
-    assert [tuple(line.get_ydata()) for line in quota_lines] == [(80.0, 80.0)]
-    assert any(t.get_text() == "quota GetParameter 40/s = 80/s on the wall clock" for t in ssm.texts)
-    # The load engine keeps its metrics on the wall clock; its scale is in its scenario.
-    scenario = {**run.scenario, "load": {**run.scenario["load"], "time_scale": 0.5}}
-    load = type(run)(dataclasses.replace(run.meta, engine="load", time_scale=1.0), run.attempts,
-                     run.dependencies, run.faults, scenario)
-    ssm = _panel(draw_dependency_load(load, summary), "ssm")
-    assert [tuple(line.get_ydata()) for line in ssm.get_lines() if line.get_label() == "quota"] == [(80.0, 80.0)]
+    assert [tuple(line.get_ydata()) for line in quota_lines] == [(40.0, 40.0)]
+    assert any(t.get_text() == "quota GetParameter 40/s" for t in ssm.texts)
+
+    def offered(ax):
+        return next(line for line in ax.get_lines() if line.get_label() == "offered")
+
+    assert offered(ssm).get_ydata() == pytest.approx(offered(plain).get_ydata() * 0.5)
+    assert offered(ssm).get_xdata()[-1] == pytest.approx(offered(plain).get_xdata()[-1] * 2)
+    assert "time_scale 0.5" in ssm.get_xlabel() or any(
+        "time_scale 0.5" in ax.get_xlabel() for ax in ssm.figure.axes)
 
 
 def test_a_throttle_fault_draws_its_quota_over_its_window(storm):

@@ -115,6 +115,8 @@ def assemble(engine, stack, status: dict, fault_records: list[dict], started: st
         horizon=plan.horizon, started_at=started, wall_seconds=wall,
         versions={**_versions(), "locust": _locust_version()}, warnings=warnings,
         partial=engine.interrupted, sim_end=end, instances=plan.size,
+        # Its times are wall seconds; metrics, SLOs and plots go back to the scenario's clock.
+        time_scale=plan.clock.scale,
     )
     run = Run(meta, table, series, windows, scenario.model_dump(mode="json", by_alias=True))
     # Locust's own report (rounded buckets, for people used to it) goes beside the Run.
