@@ -1,7 +1,8 @@
 """The plots' clock: the scenario's, for every engine.
 
-An exec or load run may compress the scenario's clock (``exec.time_scale``, ``load.time_scale``: its times are wall seconds,
-scenario seconds x time_scale), while every number of its report is on the scenario's clock
+An exec or load run may compress the scenario's clock (``exec.time_scale``,
+``load.time_scale``: its times are wall seconds, scenario seconds x time_scale), while every
+number of its report is on the scenario's clock
 (``sim.metrics.to_scenario_clock``). The plots take the run through ``on_scenario_clock``
 first, so their time axes agree with the numbers, the SLO thresholds and a sim run of the same
 scenario; ``clock_note`` says so in the axis labels.
