@@ -226,8 +226,8 @@ def _print_plan(result, args) -> None:
         return
     print(f"{result.goal} {result.param} = {result.answer:g} ({p})")
     if result.failing is None:
-        print(f"  every value up to the end of the range met every SLO; widen --within to "
-              "find the limit")
+        end = "up to the end" if result.goal == "max" else "down to the start"
+        print(f"  every value {end} of the range met every SLO; widen --within to find the limit")
         return
     print(f"  bracket: {result.passing:g} passes, {result.failing:g} fails")
     print(f"  binding SLO: {result.binding_slo}")

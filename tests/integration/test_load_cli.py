@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def write_scenario(tmp_path: Path, size: int = 10) -> Path:
     text = BASE.format(size=size, over="1s", horizon="60s", quota="", faults="[]", workers=1,
-                       secret_timeout="10s", secret_retry="{kind: aws_standard}")
+                       secret_timeout="10s", secret_retry="{kind: aws_standard}", time_scale=1.0)
     path = tmp_path / "small.yaml"
     path.write_text(text)
     return path

@@ -75,3 +75,18 @@ def test_bad_plan_arguments_exit_2(tmp_path, args, expected):
     assert done.returncode == 2
     assert expected in done.stderr and "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("goal, within, where", [
+    ("min", "300..400", "down to the start"),  # 300/s is plenty for 600 instances
+    ("max", "100..200", "up to the end"),
+])
+def test_a_range_that_passes_everywhere_says_which_end_to_widen(tmp_path, goal, within, where):
+    path = "fleet.size" if goal == "max" else QUOTA
+    done = bootstorm("plan", STORM, *FAST, "--set", "fleet.size=600", "--find", goal, path,
+                     "--within", within, "--seeds", "1", "--workers", "1", "--no-plots",
+                     "--out", tmp_path, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"every value {where} of the range met every SLO" in done.stdout
+    plan = json.loads(next(tmp_path.glob("*/plan.json")).read_text())
+    assert plan["bracket"]["failing"] is None
