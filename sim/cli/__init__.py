@@ -1,7 +1,8 @@
 """The ``bootstorm`` command line: parse, call the library, print. Nothing else lives here.
 
 Exit codes: 0 done (and every SLO passed), 1 an SLO failed, 2 bad input (scenario, argument),
-3 the harness itself failed, 130 interrupted (`sim.cli.exits`).
+3 the harness itself failed, 130 interrupted, 141 the reader of the output went away (a
+closed pipe, as a shell reports SIGPIPE) (`sim.cli.exits`).
 
 Here: ``main`` (dispatch, and every error turned into its exit code). ``parser`` builds the
 parser and holds every --help text; ``run`` is ``bootstorm run``; ``commands`` the other
@@ -14,8 +15,8 @@ from __future__ import annotations
 import sys
 
 from sim.cli.commands import cmd_calibrate, cmd_decide, cmd_report, cmd_schema, cmd_validate
-from sim.cli.exits import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK,  # noqa: F401 (re-exported)
-                           EXIT_RUN_FAILED, EXIT_SLO_FAILED)
+from sim.cli.exits import (EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED,  # noqa: F401
+                           EXIT_OK, EXIT_RUN_FAILED, EXIT_SLO_FAILED)
 from sim.cli.parser import EPILOG as _EPILOG  # noqa: F401 (the examples: tests run each)
 from sim.cli.parser import build_parser as _parser
 from sim.cli.run import cmd_run
@@ -42,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `bootstorm schema | head`: the reader stopped; not a failure to report
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a harness failure (a missing module, a broken install): exit 3, no traceback
         print(harness_failure(exc), file=sys.stderr)
         return EXIT_RUN_FAILED

@@ -476,3 +476,16 @@ def test_validate_ok_from_the_real_command(tmp_path):
     done = _subprocess([sys.executable, "-m", "sim.cli", "validate", str(STORM)], tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{STORM}: ok (autoscale-storm: 20,000 instances")
+
+
+def test_a_reader_that_stops_early_is_not_a_harness_failure():
+    """`bootstorm schema | head -1`: the pipe closes after one line; no error, no traceback,
+    the shell's SIGPIPE code (before: 'error: harness failure: BrokenPipeError', exit 3)."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "schema"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2])
+    first = proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` does
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert first.strip() == b"{"
+    assert stderr == ""
