@@ -69,15 +69,7 @@ class Boot:
         for i in model.roots:
             self.start_step(i)
 
-    # -- credentials --------------------------------------------------------------------
-    def token_ok(self, now):
-        return now < self.token_exp and self.token_at >= self.engine.token_revoked_before
-
-    def creds_remaining(self, now):
-        if self.creds_at < self.engine.creds_revoked_before:
-            return -math.inf
-        return self.creds_exp - now
-
+    # -- credentials (their validity is checked in CallRun, once per call) ----------------
     def client_for(self, step):
         shared = self.engine.shared_client_of[step.index]
         if shared is not None:

@@ -85,12 +85,12 @@ class CallRun:
         needs = self.step.needs
         if not self.skip_refresh and model.refresh:
             if needs == NEEDS_TOKEN and self.kind != TOKEN and model.token_step is not None:
-                # not boot.token_ok(now), inlined (once per call)
+                # The token has expired, or was minted before a revocation: fetch a new one.
                 if now >= boot.token_exp or boot.token_at < engine.token_revoked_before:
                     CallRun(boot, model.token_step, TOKEN, self.owner, self).start()
                     return
             elif needs == NEEDS_CREDS and model.creds_step is not None:
-                # boot.creds_remaining(now), inlined (once per call)
+                # Seconds of credential life left; -inf if minted before a revocation.
                 if boot.creds_at < engine.creds_revoked_before:
                     remaining = -math.inf
                 else:
@@ -123,12 +123,12 @@ class CallRun:
         needs = step.needs
         auth_error = None
         if needs == NEEDS_CREDS:
-            # boot.creds_remaining(now) <= 0, inlined (once per call)
+            # Credentials expired, or minted before a revocation: the service refuses them.
             if boot.creds_at < engine.creds_revoked_before or boot.creds_exp - now <= 0.0:
                 auth_error = "ExpiredTokenException"
         elif needs == NEEDS_TOKEN and (now >= boot.token_exp
                                        or boot.token_at < engine.token_revoked_before):
-            auth_error = "Unauthorized"  # not boot.token_ok(now), inlined
+            auth_error = "Unauthorized"  # an expired or revoked IMDS token
         boot.calls += 1
         call = self.call
         timeout = step.timeout
