@@ -137,12 +137,14 @@ def _samples(folder: Path, time_scale: float = 1.0) -> dict[str, np.ndarray]:
     from sim.results.attempts import AttemptTable
 
     table = AttemptTable.read_csv(folder / "attempts.csv")
+    if time_scale != 1.0:
+        table = table.rescaled(time_scale)
     ttr = time_to_ready(table)
     n = instance_count(table)
     outcome = np.asarray(table.outcome, dtype=object)
     return {
-        "time_to_ready": time_to_ready_fleet(table) / time_scale,
-        "time_to_ready_of_ready": ttr / time_scale,
+        "time_to_ready": time_to_ready_fleet(table),
+        "time_to_ready_of_ready": ttr,
         "ready": np.r_[np.ones(ttr.size), np.zeros(max(0, n - ttr.size))],
         "retries": table.column("retries").astype(np.float64),
         "errors": ((outcome == "failed") | (outcome == "hung")).astype(np.float64) * 1000.0,

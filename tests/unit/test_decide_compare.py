@@ -65,3 +65,32 @@ def test_bad_compare_input_exits_2(tmp_path):
     done = bootstorm("compare", not_a_run, not_a_run, "--fail-on-regression", "time_to_ready", cwd=tmp_path)
     assert done.returncode == 2 and "METRIC:THRESHOLD" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_compressed_run_folder_is_compared_on_the_scenario_clock(tmp_path):
+    """An exec/load run at time_scale 0.5 records wall seconds (scenario seconds x 0.5); its
+    summary's metrics are on the scenario's clock, and so must be the per-instance samples
+    compare bootstraps. The same run written on a compressed clock compares as no difference
+    (compared in wall seconds it would look twice as fast)."""
+    import shutil
+
+    from sim.results.attempts import AttemptTable
+
+    plain = _run(tmp_path, "a")
+    scaled = tmp_path / "scaled"
+    shutil.copytree(plain, scaled)
+    table = AttemptTable.read_csv(plain / "attempts.csv")
+    table.rescaled(2.0).write_csv(scaled / "attempts.csv")  # wall seconds at time_scale 0.5
+    for name, meta in (("run.json", lambda d: d), ("summary.json", lambda d: d["meta"])):
+        data = json.loads((scaled / name).read_text())
+        meta(data)["time_scale"] = 0.5
+        (scaled / name).write_text(json.dumps(data))
+    done = bootstorm("compare", plain, scaled, "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    for metric in ("time_to_ready.p50", "time_to_ready_of_ready.p95"):
+        delta = data["metrics"][metric]
+        assert delta["candidate"] == delta["baseline"]
+        assert delta["ci_low"] <= 0 <= delta["ci_high"], (metric, delta)
+        assert delta["verdict"] == "no significant difference"
+    assert data["time_to_ready_tests"]["ks_p"] > 0.99
